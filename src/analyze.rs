@@ -1,0 +1,1 @@
+//! Wires capture → decode → flow → engine → findings for one analysis run.

@@ -1,0 +1,194 @@
+//! Database wire protocols. One file per protocol; each is a small state machine fed the
+//! ordered bytes of one direction at a time, plus a tri-state content probe so that
+//! ports are hints, not truth.
+
+pub mod mysql;
+pub mod pgsql;
+pub mod sql;
+
+use crate::flow::Direction;
+use crate::tls::TlsTracker;
+
+/// Which database protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum EngineKind {
+    #[default]
+    Unknown,
+    Postgres,
+    Mysql,
+}
+
+impl EngineKind {
+    /// Name used in the JSON contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Unknown => "unknown",
+            EngineKind::Postgres => "postgresql",
+            EngineKind::Mysql => "mysql",
+        }
+    }
+}
+
+/// How a connection reached TLS (JSON `tls.upgrade`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsUpgrade {
+    /// PostgreSQL SSLRequest answered 'S'.
+    PgSslRequest,
+    /// PostgreSQL 17+ direct TLS (ClientHello first, ALPN "postgresql").
+    PgDirect,
+    /// MySQL/MariaDB short handshake response with CLIENT_SSL.
+    MysqlSslRequest,
+    /// TLS from the first byte on the connection.
+    Direct,
+    /// Connection start not captured; TLS records seen mid-stream.
+    UnknownMidstream,
+}
+
+impl TlsUpgrade {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsUpgrade::PgSslRequest => "pg-sslrequest",
+            TlsUpgrade::PgDirect => "pg-direct",
+            TlsUpgrade::MysqlSslRequest => "mysql-ssl-request",
+            TlsUpgrade::Direct => "direct",
+            TlsUpgrade::UnknownMidstream => "unknown-midstream",
+        }
+    }
+}
+
+/// Authentication method seen on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The server let the client in without a password exchange (trust).
+    None,
+    /// Password sent in the clear (PG AuthenticationCleartextPassword,
+    /// MySQL `mysql_clear_password`).
+    Cleartext,
+    Md5,
+    Scram(String),
+    Gss,
+    Sspi,
+    /// MySQL auth plugin name, e.g. `mysql_native_password`, `caching_sha2_password`.
+    Plugin(String),
+    Other(String),
+}
+
+impl AuthMethod {
+    pub fn describe(&self) -> String {
+        match self {
+            AuthMethod::None => "none (trust)".into(),
+            AuthMethod::Cleartext => "cleartext password".into(),
+            AuthMethod::Md5 => "md5".into(),
+            AuthMethod::Scram(m) => m.clone(),
+            AuthMethod::Gss => "gss".into(),
+            AuthMethod::Sspi => "sspi".into(),
+            AuthMethod::Plugin(p) => p.clone(),
+            AuthMethod::Other(o) => o.clone(),
+        }
+    }
+}
+
+/// Limits and switches for the engines.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Show SQL literals instead of `?`.
+    pub show_literals: bool,
+    /// Keep at most this many distinct query texts per connection (the rest are counted).
+    pub max_queries: usize,
+    /// Longest query text kept (characters); longer ones are cut with `…`.
+    pub max_query_len: usize,
+    /// Largest protocol message an engine buffers to parse; longer ones are skipped.
+    pub max_message: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { show_literals: false, max_queries: 10, max_query_len: 300, max_message: 64 * 1024 }
+    }
+}
+
+/// Facts an engine observed on one connection, filled in as bytes arrive. The
+/// `findings` module turns them into a verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub engine: EngineKind,
+    /// The engine was recognised by content (not just by port).
+    pub engine_by_content: bool,
+    pub server_version: Option<String>,
+    /// The client asked for TLS (SSLRequest, CLIENT_SSL).
+    pub tls_requested: bool,
+    /// The server refused TLS ('N' to SSLRequest, no CLIENT_SSL capability).
+    pub tls_refused: bool,
+    /// The server advertised TLS support (MySQL CLIENT_SSL capability).
+    pub tls_offered_by_server: Option<bool>,
+    /// How TLS started, once it did.
+    pub tls_upgrade: Option<TlsUpgrade>,
+    /// PostgreSQL GSSENCRequest sent / accepted ('G').
+    pub gss_requested: bool,
+    pub gss_accepted: bool,
+    /// Protocol messages parsed in the clear (both directions).
+    pub plaintext_messages: u64,
+    /// Redacted query texts (first `max_queries` distinct), and how many queries in all.
+    pub queries: Vec<String>,
+    pub query_count: u64,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application_name: Option<String>,
+    pub auth_method: Option<AuthMethod>,
+    /// A password travelled in the clear. The password itself is never stored.
+    pub cleartext_password_seen: bool,
+    /// The login succeeded / failed, when seen.
+    pub auth_ok: Option<bool>,
+    /// Server error messages (bounded, e.g. "28P01 password authentication failed").
+    pub errors: Vec<String>,
+    /// Parser anomalies (bounded).
+    pub anomalies: Vec<String>,
+}
+
+impl Observed {
+    /// Bounded list push for notes and errors.
+    pub fn note(list: &mut Vec<String>, s: impl Into<String>) {
+        if list.len() < 8 {
+            list.push(s.into());
+        }
+    }
+
+    /// Record a query text: redacts it (unless configured not to), bounds it, dedups it.
+    pub fn add_query(&mut self, cfg: &EngineConfig, raw: &str) {
+        self.query_count += 1;
+        if self.queries.len() >= cfg.max_queries {
+            return;
+        }
+        let text = sql::normalize(raw, cfg.show_literals, cfg.max_query_len);
+        if text.is_empty() || self.queries.iter().any(|q| *q == text) {
+            return;
+        }
+        self.queries.push(text);
+    }
+}
+
+/// What an engine tells the dissector after a chunk of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// Keep feeding this engine.
+    Continue,
+    /// From `offset` in this chunk on, this direction carries TLS records: the dissector
+    /// routes them (and everything after) to the TLS tracker.
+    StartTls { offset: usize },
+    /// The bytes are no longer this protocol or nothing more can be learned: stop.
+    Stop,
+}
+
+/// What an engine may touch besides its own state.
+pub struct ConnCx<'a> {
+    pub cfg: &'a EngineConfig,
+    pub obs: &'a mut Observed,
+    /// Created on first use; engines that carry TLS inside their own framing feed it.
+    pub tls: &'a mut Option<Box<TlsTracker>>,
+}
+
+impl ConnCx<'_> {
+    pub fn tls(&mut self) -> &mut TlsTracker {
+        self.tls.get_or_insert_with(|| Box::new(TlsTracker::new()))
+    }
+}

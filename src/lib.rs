@@ -1,0 +1,18 @@
+//! dbwire: is the traffic to my databases encrypted on the wire, and how well?
+//!
+//! Data flows one way through the modules:
+//! `capture` → `decode` → `flow` → `engine` → `tls`/`x509` → `findings` → `report`.
+//! [`analyze`] wires them together for one capture.
+
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod capture;
+pub mod decode;
+pub mod engine;
+pub mod findings;
+pub mod flow;
+pub mod reader;
+pub mod report;
+pub mod tls;
+pub mod x509;
