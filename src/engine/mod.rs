@@ -154,12 +154,12 @@ impl Observed {
     }
 
     /// Record a query text: redacts it (unless configured not to), bounds it, dedups it.
-    pub fn add_query(&mut self, cfg: &EngineConfig, raw: &str) {
+    pub fn add_query(&mut self, cfg: &EngineConfig, dialect: sql::Dialect, raw: &str) {
         self.query_count += 1;
         if self.queries.len() >= cfg.max_queries {
             return;
         }
-        let text = sql::normalize(raw, cfg.show_literals, cfg.max_query_len);
+        let text = sql::normalize(raw, dialect, cfg.show_literals, cfg.max_query_len);
         if text.is_empty() || self.queries.iter().any(|q| *q == text) {
             return;
         }
