@@ -2,11 +2,11 @@
 //! ordered bytes of one direction at a time, plus a tri-state content probe so that
 //! ports are hints, not truth.
 
+pub mod dissect;
 pub mod mysql;
 pub mod pgsql;
 pub mod sql;
 
-use crate::flow::Direction;
 use crate::tls::TlsTracker;
 
 /// Which database protocol a connection speaks.

@@ -1,1 +1,359 @@
-//! findings
+//! The connection verdict model: from what the flow, engine and TLS layers observed to
+//! "is this connection encrypted, how, and what is wrong with it".
+
+use serde::Serialize;
+
+use crate::engine::dissect::{Dissector, Recognition};
+use crate::engine::{AuthMethod, EngineKind, Observed};
+use crate::flow::{ConnMeta, Direction};
+use crate::tls::{self, CertVisibility, TlsSummary};
+use crate::x509::CertSummary;
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// Is the connection encrypted on the wire? (JSON `encryption`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    Tls,
+    Gssapi,
+    Plaintext,
+    Unknown,
+}
+
+impl Encryption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encryption::Tls => "tls",
+            Encryption::Gssapi => "gssapi",
+            Encryption::Plaintext => "plaintext",
+            Encryption::Unknown => "unknown",
+        }
+    }
+}
+
+/// One problem or fact worth a line in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub detail: String,
+}
+
+/// TLS details of a connection (JSON `tls`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    pub upgrade: &'static str,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub cipher_id: Option<String>,
+    pub sni: Option<String>,
+    pub alpn: Option<String>,
+    pub alpn_offered: Vec<String>,
+    pub client_versions: Vec<String>,
+    pub hello_retry_request: bool,
+    /// `seen`, `encrypted` (TLS 1.3: not observable), or `not-captured`.
+    pub certificate_visibility: &'static str,
+    /// Leaf certificate.
+    pub certificate: Option<CertSummary>,
+    /// Further certificates the server sent (intermediates, roots).
+    pub chain: Vec<CertSummary>,
+    pub handshake_seen: bool,
+    pub alerts: Vec<String>,
+}
+
+/// Plaintext evidence (JSON `plaintext`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaintextReport {
+    /// Protocol messages parsed in the clear.
+    pub messages: u64,
+    /// Queries seen in the clear (all of them, not only those listed).
+    pub query_count: u64,
+    /// Redacted query texts (first few distinct).
+    pub queries: Vec<String>,
+}
+
+/// Login facts (JSON `credentials`). Never holds a password.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialsReport {
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application_name: Option<String>,
+    pub auth_method: Option<String>,
+    pub cleartext_password_seen: bool,
+    pub login_ok: Option<bool>,
+}
+
+/// The verdict for one TCP connection: one JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub capture: String,
+    pub client: String,
+    pub server: String,
+    pub engine: &'static str,
+    pub encryption: Encryption,
+    pub start: String,
+    pub end: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub server_version: Option<String>,
+    /// The TCP handshake was captured (false: mid-stream, roles inferred).
+    pub handshake_seen: bool,
+    pub tls: Option<TlsReport>,
+    pub plaintext: Option<PlaintextReport>,
+    pub credentials: Option<CredentialsReport>,
+    pub findings: Vec<Finding>,
+    /// Capture gaps: bytes missing from the capture, per direction [to server, to client].
+    pub missing_bytes: [u64; 2],
+    #[serde(skip)]
+    pub start_ns: u64,
+    #[serde(skip)]
+    pub end_ns: u64,
+}
+
+impl ConnectionReport {
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Whether a finished connection belongs in the report at all: database protocol
+/// recognised, or traffic on a database port.
+pub fn is_reportable(d: &Dissector) -> bool {
+    match d.recognition() {
+        Recognition::Engine => true,
+        Recognition::TlsOnly => d.obs.engine != EngineKind::Unknown,
+        Recognition::NotDatabase | Recognition::Undecided => {
+            d.port_hint() != EngineKind::Unknown && d.saw_payload()
+        }
+    }
+}
+
+fn hex_u16(v: u16) -> String {
+    format!("0x{v:04x}")
+}
+
+fn tls_report(obs: &Observed, s: Option<&TlsSummary>) -> Option<TlsReport> {
+    let upgrade = obs.tls_upgrade?;
+    let empty = TlsSummary::default();
+    let s = s.unwrap_or(&empty);
+    let mut certs = s.certificates.iter().cloned();
+    let certificate = certs.next();
+    let tls13 = s.version == Some(0x0304);
+    Some(TlsReport {
+        upgrade: upgrade.as_str(),
+        version: s.version.map(tls::version_name),
+        cipher: s.cipher.map(|c| tls::cipher_name(c).map(str::to_string).unwrap_or_else(|| hex_u16(c))),
+        cipher_id: s.cipher.map(hex_u16),
+        sni: s.sni.clone(),
+        alpn: s.alpn.clone(),
+        alpn_offered: s.alpn_offered.clone(),
+        client_versions: s.offered_versions.iter().map(|&v| tls::version_name(v)).collect(),
+        hello_retry_request: s.hello_retry_request,
+        certificate_visibility: match s.cert_visibility {
+            CertVisibility::Seen => "seen",
+            CertVisibility::EncryptedTls13 => "encrypted",
+            CertVisibility::NotSeen if tls13 => "encrypted",
+            CertVisibility::NotSeen => "not-captured",
+        },
+        certificate,
+        chain: certs.collect(),
+        handshake_seen: s.client_hello_seen || s.server_hello_seen,
+        alerts: s
+            .alerts
+            .iter()
+            .map(|a| {
+                let from = if a.dir == Direction::ToServer { "client" } else { "server" };
+                format!("{from} alert level {} description {}", a.level, a.description)
+            })
+            .collect(),
+    })
+}
+
+/// Build the verdict for one finished connection.
+pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport {
+    let obs = &d.obs;
+    let summary = d.tls.as_deref().map(|t| t.summary());
+    let tls_records = summary.is_some_and(|s| s.records_seen);
+
+    let encryption = if obs.tls_upgrade.is_some() && (tls_records || obs.tls_requested) {
+        Encryption::Tls
+    } else if obs.gss_accepted {
+        Encryption::Gssapi
+    } else if obs.plaintext_messages > 0 {
+        Encryption::Plaintext
+    } else {
+        Encryption::Unknown
+    };
+
+    let tls = if encryption == Encryption::Tls { tls_report(obs, summary) } else { None };
+
+    let plaintext = (obs.plaintext_messages > 0 && encryption != Encryption::Tls).then(|| PlaintextReport {
+        messages: obs.plaintext_messages,
+        query_count: obs.query_count,
+        queries: obs.queries.clone(),
+    });
+
+    let credentials = (obs.user.is_some() || obs.cleartext_password_seen || obs.auth_method.is_some()).then(|| {
+        CredentialsReport {
+            user: obs.user.clone(),
+            database: obs.database.clone(),
+            application_name: obs.application_name.clone(),
+            auth_method: obs.auth_method.as_ref().map(AuthMethod::describe),
+            cleartext_password_seen: obs.cleartext_password_seen,
+            login_ok: obs.auth_ok,
+        }
+    });
+
+    let mut report = ConnectionReport {
+        capture: capture.to_string(),
+        client: meta.client.to_string(),
+        server: meta.server.to_string(),
+        engine: obs.engine.as_str(),
+        encryption,
+        start: meta.start.to_rfc3339(),
+        end: meta.end.to_rfc3339(),
+        packets: meta.packets[0] + meta.packets[1],
+        bytes: meta.bytes[0] + meta.bytes[1],
+        server_version: obs.server_version.clone(),
+        handshake_seen: meta.handshake_seen,
+        tls,
+        plaintext,
+        credentials,
+        findings: Vec::new(),
+        missing_bytes: meta.gap_bytes,
+        start_ns: meta.start.0,
+        end_ns: meta.end.0,
+    };
+    report.findings = findings(&report, meta, d);
+    report
+}
+
+fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding> {
+    let obs = &d.obs;
+    let mut out = Vec::new();
+    let mut add = |id: &'static str, severity: Severity, detail: String| out.push(Finding { id, severity, detail });
+
+    if obs.cleartext_password_seen {
+        let who = obs.user.as_deref().map(|u| format!(" for user \"{u}\"")).unwrap_or_default();
+        add(
+            "cleartext-password",
+            Severity::Critical,
+            format!("a password{who} crossed the network in the clear (value not shown)"),
+        );
+    }
+    match r.encryption {
+        Encryption::Plaintext => {
+            if obs.tls_requested && obs.tls_refused {
+                add(
+                    "tls-refused",
+                    Severity::High,
+                    "the client asked for TLS, the server refused, and the session continued in plaintext".into(),
+                );
+            } else if obs.tls_offered_by_server == Some(false) {
+                add("tls-not-offered", Severity::High, "the server does not offer TLS (no CLIENT_SSL capability)".into());
+            }
+            if obs.query_count > 0 {
+                add(
+                    "plaintext-sql",
+                    Severity::High,
+                    format!("{} SQL statement(s) readable on the wire", obs.query_count),
+                );
+            } else {
+                add(
+                    "plaintext-session",
+                    Severity::High,
+                    format!("{} protocol message(s) in the clear", obs.plaintext_messages),
+                );
+            }
+        }
+        Encryption::Tls => {
+            if let Some(t) = &r.tls {
+                if let Some(v) = d.tls.as_deref().and_then(|t| t.summary().version) {
+                    if v < 0x0303 {
+                        add(
+                            "tls-old-version",
+                            Severity::Medium,
+                            format!("{} negotiated; TLS 1.2 or later is expected", tls::version_name(v)),
+                        );
+                    }
+                }
+                if t.certificate_visibility == "encrypted" {
+                    add(
+                        "certificate-not-observable",
+                        Severity::Info,
+                        "TLS 1.3 encrypts the server certificate; it cannot be checked from the wire".into(),
+                    );
+                }
+                if !t.handshake_seen {
+                    add(
+                        "tls-handshake-not-captured",
+                        Severity::Info,
+                        "TLS records seen but not the handshake: version and cipher unknown".into(),
+                    );
+                }
+            }
+        }
+        Encryption::Gssapi => add("gssapi-encryption", Severity::Info, "GSSAPI session encryption accepted".into()),
+        Encryption::Unknown => match d.recognition() {
+            Recognition::NotDatabase => {
+                let prefix = printable_prefix(d.unrecognised_prefix(Direction::ToServer));
+                add(
+                    "not-database-protocol",
+                    Severity::Info,
+                    format!("traffic on a {} port does not speak it (starts {prefix})", obs.engine.as_str()),
+                );
+            }
+            _ => add("no-verdict", Severity::Low, "too little payload captured to tell".into()),
+        },
+    }
+    if !meta.handshake_seen {
+        add("midstream", Severity::Info, "connection start not captured; client/server inferred".into());
+    }
+    let missing = meta.gap_bytes[0] + meta.gap_bytes[1];
+    if missing > 0 {
+        add("capture-gaps", Severity::Low, format!("{missing} byte(s) missing from the capture"));
+    }
+    out
+}
+
+/// A short, safe rendering of unrecognised bytes: printable ASCII or hex.
+fn printable_prefix(b: &[u8]) -> String {
+    let b = &b[..b.len().min(16)];
+    if !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ' || *c == b'\r' || *c == b'\n') {
+        format!("{:?}", String::from_utf8_lossy(b).replace(['\r', '\n'], " ").trim_end())
+    } else {
+        b.iter().map(|c| format!("{c:02x}")).collect::<Vec<_>>().join(" ")
+    }
+}

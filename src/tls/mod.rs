@@ -102,3 +102,8 @@ impl TlsTracker {
         &self.summary
     }
 }
+
+/// IANA name of a cipher suite, e.g. 0xc030 → `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`.
+pub fn cipher_name(id: u16) -> Option<&'static str> {
+    tls_parser::TlsCipherSuite::from_id(id).map(|c| c.name)
+}
