@@ -1,0 +1,85 @@
+//! The command line as a user meets it: one-line errors with exit code 2 for unusable
+//! input and bad flags, never a backtrace.
+
+mod common;
+
+use std::io::Write;
+
+fn one_line_error(out: &std::process::Output) -> String {
+    common::assert_no_panic(out);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
+    err
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = common::run(&["/nonexistent/trace.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("/nonexistent/trace.pcap"), "{err}");
+}
+
+#[test]
+fn text_file_is_not_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.pcap");
+    std::fs::File::create(&p).unwrap().write_all(b"this is not a capture file at all\n").unwrap();
+    let out = common::run(&[p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("notes.pcap"), "{err}");
+}
+
+#[test]
+fn empty_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(&[dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("no capture files"), "{err}");
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        &["--port", "postgresql", "x.pcap"][..],
+        &["--port", "oracle=1521", "x.pcap"][..],
+        &["--port", "mysql=70000", "x.pcap"][..],
+        &["--fail-on", "severe", "x.pcap"][..],
+        &["--format", "xml", "x.pcap"][..],
+    ] {
+        let out = common::run(args);
+        common::assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// A pcap whose global header claims an unsupported link type: the packets cannot be
+/// decoded, which the report says in a warning (not silently an empty report).
+#[test]
+fn unknown_link_type_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("weird.pcap");
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes()); // magic, µs
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // thiszone
+    b.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+    b.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+    b.extend_from_slice(&147u32.to_le_bytes()); // LINKTYPE_USER0
+    for i in 0..3u32 {
+        b.extend_from_slice(&(1_700_000_000 + i).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(b"abcd");
+    }
+    std::fs::write(&p, &b).unwrap();
+    let out = common::run(&["--format", "jsonl", p.to_str().unwrap()]);
+    common::assert_no_panic(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("147"), "warning should name the link type: {err}");
+}

@@ -1,0 +1,183 @@
+//! Every PostgreSQL and MySQL flow in `../shared/captures/truth.jsonl` (ground truth from
+//! public projects' captures) must agree with dbwire on engine, encryption, TLS version
+//! and cipher. Skips cleanly when the shared captures are absent.
+
+mod common;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+fn norm_pair(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+/// "TLS 1.2" (truth) → "TLSv1.2" (dbwire).
+fn truth_version(v: &Value) -> Option<String> {
+    v.as_str().map(|s| s.replace("TLS ", "TLSv"))
+}
+
+#[test]
+fn truth_flows_agree() {
+    let Some(dir) = common::shared_captures() else {
+        eprintln!("skipped: ../shared/captures not present");
+        return;
+    };
+    let truth: Vec<Value> = std::fs::read_to_string(dir.join("truth.jsonl"))
+        .expect("truth.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("truth line"))
+        .collect();
+
+    let (ours, out) = common::run_jsonl(&[&dir], &[]);
+    common::assert_no_panic(&out);
+    let code = out.status.code();
+    assert!(matches!(code, Some(0) | Some(3)), "exit code {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+
+    // Index our connections by (file, unordered endpoint pair); a 4-tuple may repeat.
+    let mut index: HashMap<(String, (String, String)), Vec<&Value>> = HashMap::new();
+    for c in &ours {
+        let key = (
+            common::file_name(c),
+            norm_pair(c["client"].as_str().unwrap_or(""), c["server"].as_str().unwrap_or("")),
+        );
+        index.entry(key).or_default().push(c);
+    }
+
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for t in &truth {
+        let engine = t["engine"].as_str().unwrap_or("");
+        let capture = t["capture"].as_str().unwrap_or("");
+        let key = (
+            capture.to_string(),
+            norm_pair(t["client"].as_str().unwrap_or(""), t["server"].as_str().unwrap_or("")),
+        );
+        let found = index.get(&key);
+        let label = format!("{capture} {} -> {}", t["client"], t["server"]);
+        if engine == "none" {
+            if let Some(cs) = found {
+                for c in cs {
+                    if c["engine"] != "unknown" {
+                        problems.push(format!("{label}: not a database, dbwire says {}", c["engine"]));
+                    }
+                }
+            }
+            continue;
+        }
+        if engine != "postgresql" && engine != "mysql" {
+            continue;
+        }
+        checked += 1;
+        let Some(cs) = found else {
+            problems.push(format!("{label}: {engine} flow not reported"));
+            continue;
+        };
+        // With a reused 4-tuple, any of our connections on it may be the one.
+        let mut errs_best: Option<Vec<String>> = None;
+        for c in cs {
+            let mut errs = Vec::new();
+            if c["engine"] != engine {
+                errs.push(format!("engine {} (truth {engine})", c["engine"]));
+            }
+            let gss = t["tls_how"].as_str().is_some_and(|h| h.contains("GSSENC"));
+            let want_enc = if t["tls"] == true {
+                "tls"
+            } else if gss {
+                // Negotiated GSSAPI encryption; see the closing note on these flows.
+                "gssapi"
+            } else {
+                "plaintext"
+            };
+            if c["encryption"] != want_enc {
+                errs.push(format!("encryption {} (truth {want_enc})", c["encryption"]));
+            }
+            if t["tls"] == true {
+                let v = truth_version(&t["tls_version"]);
+                if v.is_some() && c["tls"]["version"].as_str().map(str::to_string) != v {
+                    errs.push(format!("tls version {} (truth {:?})", c["tls"]["version"], v));
+                }
+                if !t["cipher"].is_null() && c["tls"]["cipher"] != t["cipher"] {
+                    errs.push(format!("cipher {} (truth {})", c["tls"]["cipher"], t["cipher"]));
+                }
+                if !t["sni"].is_null() && c["tls"]["sni"] != t["sni"] {
+                    errs.push(format!("sni {} (truth {})", c["tls"]["sni"], t["sni"]));
+                }
+                if let Some(cn) = t["cert_subject_cn"].as_str() {
+                    let subj = c["tls"]["certificate"]["subject"].as_str().unwrap_or("");
+                    if !subj.contains(cn) {
+                        errs.push(format!("certificate subject {subj:?} (truth CN {cn})"));
+                    }
+                }
+            }
+            if t["plaintext_queries_visible"] == true && c["encryption"] == "plaintext" {
+                let n = c["plaintext"]["query_count"].as_u64().unwrap_or(0);
+                if n == 0 {
+                    errs.push(format!("no query found (truth example {})", t["example_query"]));
+                }
+            }
+            if let Some(v) = t["server_version"].as_str() {
+                let ours = c["server_version"].as_str().unwrap_or("");
+                // MariaDB's greeting prefixes "5.5.5-"; dbwire reports the real version.
+                let want = v.strip_prefix("5.5.5-").unwrap_or(v);
+                if !ours.starts_with(want) && !want.starts_with(ours) || ours.is_empty() {
+                    errs.push(format!("server version {ours:?} (truth {v:?})"));
+                }
+            }
+            if errs.is_empty() {
+                errs_best = Some(errs);
+                break;
+            }
+            if errs_best.as_ref().is_none_or(|b| errs.len() < b.len()) {
+                errs_best = Some(errs);
+            }
+        }
+        if let Some(errs) = errs_best {
+            if !errs.is_empty() {
+                problems.push(format!("{label}: {}", errs.join("; ")));
+            }
+        }
+    }
+    assert!(checked > 90, "only {checked} PostgreSQL/MySQL truth flows checked");
+    assert!(problems.is_empty(), "{} of {checked} flows disagree:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// A truncated copy of every shared capture still yields a report (or a clean one-line
+/// error), never a panic.
+#[test]
+fn truncated_copies_never_panic() {
+    let Some(dir) = common::shared_captures() else {
+        eprintln!("skipped: ../shared/captures not present");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("read shared captures") {
+        let p = entry.expect("entry").path();
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("read capture");
+        for (i, cut) in [bytes.len() / 2, bytes.len() * 9 / 10, 40].into_iter().enumerate() {
+            let cut = cut.min(bytes.len());
+            std::fs::write(tmp.path().join(format!("{i}-{name}")), &bytes[..cut]).expect("write");
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+    let (_rows, out) = common::run_jsonl(&[tmp.path()], &[]);
+    common::assert_no_panic(&out);
+    let code = out.status.code();
+    assert!(matches!(code, Some(0) | Some(2) | Some(3)), "exit code {code:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning"), "no warning for truncated files:\n{err}");
+    for line in err.lines() {
+        assert!(line.starts_with("dbwire: "), "stderr line without prefix: {line:?}");
+    }
+}
