@@ -22,4 +22,4 @@ if ((${#missing[@]})); then
   fi
 fi
 
-cargo test --release --all-targets
+cargo test
