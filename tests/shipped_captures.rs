@@ -1,0 +1,105 @@
+//! The captures in `captures/` were recorded from real servers by
+//! `scripts/record-captures.sh`; `captures/expected.jsonl` holds what each recording set
+//! up (forced cipher, TLS version, user, cleartext password…), confirmed with tshark at
+//! recording time. dbwire must report exactly that.
+
+mod common;
+
+use serde_json::Value;
+
+fn expected() -> Vec<Value> {
+    let p = common::repo().join("captures/expected.jsonl");
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("expected.jsonl line"))
+        .collect()
+}
+
+#[test]
+fn shipped_captures_match_what_was_recorded() {
+    let dir = common::repo().join("captures");
+    let (ours, out) = common::run_jsonl(&[&dir], &[]);
+    common::assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let exp = expected();
+    assert!(exp.len() >= 10, "expected.jsonl has only {} rows", exp.len());
+
+    let mut problems = Vec::new();
+    for e in &exp {
+        let cap = e["capture"].as_str().unwrap();
+        let server = e["server"].as_str().unwrap();
+        let cands: Vec<&Value> =
+            ours.iter().filter(|c| common::file_name(c) == cap && c["server"] == server).collect();
+        if cands.is_empty() {
+            problems.push(format!("{cap} {server}: not reported"));
+            continue;
+        }
+        // Every connection the recording made to that server must match.
+        for c in cands {
+            let mut errs = Vec::new();
+            let mut check = |field: &str, ours: &Value| {
+                let want = &e[field];
+                if !want.is_null() && ours != want {
+                    errs.push(format!("{field}: {ours} (expected {want})"));
+                }
+            };
+            check("engine", &c["engine"]);
+            check("encryption", &c["encryption"]);
+            check("tls_version", &c["tls"]["version"]);
+            check("cipher", &c["tls"]["cipher"]);
+            check("cipher_id", &c["tls"]["cipher_id"]);
+            check("sni", &c["tls"]["sni"]);
+            check("upgrade", &c["tls"]["upgrade"]);
+            check("user", &c["credentials"]["user"]);
+            if e["cleartext_password_seen"] == true {
+                check("cleartext_password_seen", &c["credentials"]["cleartext_password_seen"]);
+            }
+            if let Some(cn) = e["certificate_subject_cn"].as_str() {
+                let subj = c["tls"]["certificate"]["subject"].as_str().unwrap_or("");
+                if !subj.contains(&format!("CN={cn}")) {
+                    errs.push(format!("certificate subject {subj:?} lacks CN={cn}"));
+                }
+            }
+            if e["tls_version"] == "TLSv1.3" && c["tls"]["certificate_visibility"] != "encrypted" {
+                errs.push("TLS 1.3 certificate must be reported as encrypted".into());
+            }
+            if let Some(v) = e["server_version_prefix"].as_str() {
+                let ours = c["server_version"].as_str().unwrap_or("");
+                if !ours.starts_with(v) {
+                    errs.push(format!("server_version {ours:?} (expected prefix {v:?})"));
+                }
+            }
+            if let Some(q) = e["query_substring"].as_str() {
+                let qs = c["plaintext"]["queries"].as_array().cloned().unwrap_or_default();
+                if !qs.iter().any(|x| x.as_str().unwrap_or("").contains(q)) {
+                    errs.push(format!("no query containing {q:?} in {qs:?}"));
+                }
+            }
+            if !errs.is_empty() {
+                problems.push(format!("{cap} {} -> {server}: {}", c["client"], errs.join("; ")));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Literals in the recorded queries (an e-mail address and a card number) are redacted
+/// by default and shown only with --show-literals; passwords never appear.
+#[test]
+fn secrets_stay_hidden() {
+    let dir = common::repo().join("captures");
+    for args in [&["--format", "jsonl"][..], &["--format", "json"][..], &["--format", "table"][..]] {
+        let mut a = args.to_vec();
+        a.push(dir.to_str().unwrap());
+        let out = common::run(&a);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("4111-1111"), "card number leaked with {args:?}");
+        assert!(!text.contains("hunter2"), "password leaked with {args:?}");
+    }
+    let out = common::run(&["--format", "jsonl", "--show-literals", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("4111-1111"), "--show-literals should show literals");
+    assert!(!text.contains("hunter2"), "password leaked with --show-literals");
+}
