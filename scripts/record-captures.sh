@@ -49,6 +49,10 @@ NOTBEFORE=20250101000000Z
 NOTAFTER=20350101000000Z
 
 # ---------------------------------------------------------------- prerequisites
+# client settings from the caller's environment must not change what is recorded
+for v in $(compgen -e); do
+  case $v in PGBIN) ;; PG*|MYSQL_*|MARIADB_*) unset "$v" ;; esac
+done
 [[ $EUID -eq 0 ]] || die "must run as root (tcpdump on lo; servers are started as the postgres/mysql users)"
 [[ -n ${PGBIN:-} ]] || PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 missing=()
@@ -291,7 +295,8 @@ cap_stop() {
   stop_pid "$TCPDUMP_PID" INT
   TCPDUMP_PID=
   [[ -s $CUR_CAP ]] || die "capture $CUR_CAP is empty"
-  grep -E 'packets (captured|dropped by kernel)' "$WORK/logs/tcpdump-$(basename "$CUR_CAP").log" | tr '\n' ' ' >&2
+  { grep -E 'packets (captured|dropped by kernel)' "$WORK/logs/tcpdump-$(basename "$CUR_CAP").log" || true; } \
+    | tr '\n' ' ' >&2
   echo >&2
 }
 # verify NAME [capture-facts.py options] - check with tshark, append the facts to expected.jsonl
@@ -301,11 +306,11 @@ verify() {
     || die "verification of $name failed"
 }
 pgc() { # CONNINFO - run the two test queries with psql as a TCP client
-  PGGSSENCMODE=disable "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$1" -c "$Q_SELECT" -c "$Q_UPDATE" \
+  PGGSSENCMODE=disable timeout 20 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$1" -c "$Q_SELECT" -c "$Q_UPDATE" \
     >"$WORK/logs/client.out" 2>&1 || { cat "$WORK/logs/client.out" >&2; die "psql failed: $1"; }
 }
 myc() { # mariadb client options... - run the two test queries as a TCP client
-  "$MYCLI" --no-defaults --protocol=TCP -D shop "$@" -e "$Q_SELECT; $Q_UPDATE" \
+  timeout 20 "$MYCLI" --no-defaults --protocol=TCP -D shop "$@" -e "$Q_SELECT; $Q_UPDATE" \
     >"$WORK/logs/client.out" 2>&1 || { cat "$WORK/logs/client.out" >&2; die "mariadb failed: $*"; }
 }
 PG_COMMON=(--engine postgresql --query "$Q_SUBSTR" --server-version-prefix "${PGVER%%.*}.")
