@@ -67,7 +67,10 @@ fn shipped_captures_match_what_was_recorded() {
             }
             if let Some(v) = e["server_version_prefix"].as_str() {
                 let ours = c["server_version"].as_str().unwrap_or("");
-                if !ours.starts_with(v) {
+                // MariaDB's greeting says "5.5.5-10.11.…" for old clients; dbwire reports
+                // the real version after that prefix.
+                let real = v.strip_prefix("5.5.5-").unwrap_or(v);
+                if !ours.starts_with(real) {
                     errs.push(format!("server_version {ours:?} (expected prefix {v:?})"));
                 }
             }
