@@ -193,6 +193,9 @@ impl TlsTracker {
     }
 
     /// TLS record bytes (headers included) of one direction, in order, in any chunking.
+    ///
+    /// After a [`gap`](Self::gap) a chunk is only used if it starts with a plausible
+    /// record header (chunks shorter than a header are dropped while resynchronising).
     pub fn feed(&mut self, dir: Direction, data: &[u8]) {
         let i = dir.index();
         let mut data = data;

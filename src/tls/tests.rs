@@ -666,3 +666,26 @@ mod hostile_prop {
         }
     }
 }
+
+#[test]
+fn client_certificate_is_noticed() {
+    // Mutual TLS 1.2: the client answers with its own Certificate message.
+    let leaf = pem_to_der(RSA_PEM);
+    let list_len = leaf.len() + 3;
+    let mut hs = vec![11];
+    hs.extend_from_slice(&((list_len + 3) as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&(list_len as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&(leaf.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&leaf);
+    let mut rec = vec![22, 3, 3];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    let mut t = TlsTracker::new();
+    t.feed(ToServer, &rec);
+    let s = t.summary();
+    assert!(s.client_certificate);
+    assert!(
+        s.certificates.is_empty(),
+        "only the server chain is summarised"
+    );
+}
