@@ -575,8 +575,3 @@ fn probe_plaintext_hello(dir: Direction, body: &[u8]) -> bool {
         Direction::ToClient => parse_server_hello(msg).is_some(),
     }
 }
-
-/// IANA name of a cipher suite, e.g. 0xc030 → `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`.
-pub fn cipher_name(id: u16) -> Option<&'static str> {
-    tls_parser::TlsCipherSuite::from_id(id).map(|c| c.name)
-}
