@@ -285,7 +285,8 @@ impl Dissector {
             if let Some(t) = &self.tls {
                 let s = t.summary();
                 let both_encrypted = s.encrypted_records.iter().all(|&n| n > 0);
-                if both_encrypted && s.server_hello_seen {
+                let no_handshake_coming = self.obs.tls_upgrade == Some(TlsUpgrade::UnknownMidstream);
+                if both_encrypted && (s.server_hello_seen || no_handshake_coming) {
                     return Interest::Done;
                 }
             }
