@@ -546,15 +546,15 @@ fn ng_timestamp(high: u32, low: u32, iface: &Interface) -> Timestamp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// A file in the temp dir, removed on drop.
-    struct TempFile(PathBuf);
+    pub(crate) struct TempFile(pub(crate) PathBuf);
 
     impl TempFile {
-        fn new(name: &str, bytes: &[u8]) -> TempFile {
+        pub(crate) fn new(name: &str, bytes: &[u8]) -> TempFile {
             static N: AtomicU64 = AtomicU64::new(0);
             let n = N.fetch_add(1, Ordering::Relaxed);
             let p = std::env::temp_dir()
