@@ -9,9 +9,10 @@
 //!
 //! The reader streams: one buffer (1 MiB, grown for an oversized block up to
 //! [`MAX_BUFFER`]) is refilled from the file, and packets are handed out as slices of
-//! it. Nothing is allocated per legacy-pcap record; for pcapng, pcap-parser collects
-//! the options of an Enhanced Packet Block in a `Vec`, which allocates only when the
-//! block actually carries options.
+//! it. Nothing is allocated per packet: legacy records come from pcap-parser as plain
+//! slices, and Enhanced Packet Blocks are read straight from the buffer (pcap-parser
+//! would collect their options into a `Vec`); other pcapng blocks go through
+//! pcap-parser.
 
 use std::fs::File;
 use std::io::Read;
@@ -191,6 +192,9 @@ impl CaptureFile {
             path: self.path.clone(),
             source,
         })?;
+        // Used to tell a record that runs past the end of the file from one that only
+        // needs a bigger buffer, without allocating for a corrupt length.
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
         let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, file) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(self.corrupt("empty file".into())),
@@ -212,6 +216,12 @@ impl CaptureFile {
         let mut stalled_at: Option<usize> = None;
 
         loop {
+            // Common case first: an Enhanced Packet Block read straight from the buffer.
+            if let Some(len) = st.fast_epb(rdr.data(), &mut stats, on_packet) {
+                stalled_at = None;
+                rdr.consume(len);
+                continue;
+            }
             let step = match rdr.next() {
                 Ok((offset, block)) => {
                     st.handle(block, &mut stats, on_packet);
@@ -234,6 +244,14 @@ impl CaptureFile {
                     let avail = rdr.data().len();
                     // A complete block that still does not parse is corrupt, not short.
                     if let Some(need) = st.next_record_len(rdr.data()) {
+                        let left = file_len.saturating_sub(rdr.consumed() as u64);
+                        if need > left && need <= MAX_BUFFER as u64 {
+                            stats.warn(format!(
+                                "file ends mid-record after {} packets (truncated capture)",
+                                stats.packets
+                            ));
+                            break;
+                        }
                         if need > MAX_BUFFER as u64 {
                             stats.warn(format!(
                                 "corrupt record ({need} bytes announced) after {} packets; rest of file skipped",
@@ -356,6 +374,9 @@ struct ReadState {
     ifaces: Vec<Interface>,
     /// pcapng: byte order of the current section.
     big_endian: bool,
+    /// Timestamp of the previous packet, lent to Simple Packet Blocks (which have none)
+    /// so time-based logic downstream sees a plausible clock.
+    last_ts: Timestamp,
 }
 
 impl ReadState {
@@ -399,6 +420,7 @@ impl ReadState {
                     return;
                 };
                 let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
+                self.last_ts = ts;
                 deliver(
                     stats,
                     on_packet,
@@ -421,7 +443,7 @@ impl ReadState {
                 deliver(
                     stats,
                     on_packet,
-                    Timestamp(0),
+                    self.last_ts,
                     iface.link,
                     data,
                     spb.origlen,
@@ -429,6 +451,53 @@ impl ReadState {
             }
             PcapBlockOwned::NG(_) => {}
         }
+    }
+
+    /// Deliver an Enhanced Packet Block (§4.3) at the start of `data` without going
+    /// through pcap-parser, which collects EPB options into a `Vec` (an allocation per
+    /// packet when options are present; we ignore them). Returns the block length to
+    /// consume, or `None` to let pcap-parser handle whatever is there (another block
+    /// type, a partial block, or anything malformed).
+    fn fast_epb(
+        &mut self,
+        data: &[u8],
+        stats: &mut ReadStats,
+        on_packet: &mut dyn FnMut(&Packet<'_>),
+    ) -> Option<usize> {
+        if self.legacy.is_some() || stats.sections == 0 {
+            return None;
+        }
+        let be = self.big_endian;
+        let word = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        if word(0)? != 6 {
+            return None;
+        }
+        let len = word(4)? as usize;
+        if len < 32 || len % 4 != 0 || data.len() < len || word(len - 4)? as usize != len {
+            return None;
+        }
+        let (if_id, high, low) = (word(8)?, word(12)?, word(16)?);
+        let (caplen, origlen) = (word(20)? as usize, word(24)?);
+        if caplen > len - 32 {
+            return None;
+        }
+        let pkt = data.get(28..28 + caplen)?;
+        match self.ifaces.get(if_id as usize) {
+            Some(iface) => {
+                let ts = ng_timestamp(high, low, iface);
+                self.last_ts = ts;
+                deliver(stats, on_packet, ts, iface.link, pkt, origlen);
+            }
+            None => stats.unknown_interface += 1,
+        }
+        Some(len)
     }
 
     /// Size of the record or block at the start of `data`, read from its header, when
@@ -793,6 +862,7 @@ pub(crate) mod tests {
         assert_eq!(got[1].3, 100);
         assert_eq!(got[2].1, LinkType::ETHERNET);
         assert_eq!(got[2].2, vec![0xdd; 6]);
+        assert_eq!(got[2].0, Timestamp(ts0 + 1)); // SPB: previous packet's time
         assert_eq!(st.snaplen_truncated, 1);
         assert_eq!(st.unknown_interface, 1);
         assert!(
@@ -974,6 +1044,75 @@ pub(crate) mod tests {
         );
         let mut cf = CaptureFile::open(&t.0).unwrap();
         assert!(cf.for_each(&mut |_| {}, &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn pcapng_epb_with_options() {
+        for be in [false, true] {
+            let mut body = Vec::new();
+            body.extend(u32b(0, be)); // Interface ID
+            body.extend(u32b(0, be)); // Timestamp (upper)
+            body.extend(u32b(42, be)); // Timestamp (lower)
+            body.extend(u32b(3, be)); // Captured Packet Length
+            body.extend(u32b(3, be)); // Original Packet Length
+            body.extend([1, 2, 3, /* padding */ 0]);
+            body.extend(u16b(1, be)); // opt_comment
+            body.extend(u16b(5, be));
+            body.extend(b"hello\0\0\0"); // value + padding
+            body.extend(u16b(2, be)); // epb_flags
+            body.extend(u16b(4, be));
+            body.extend(u32b(1, be)); // inbound
+            body.extend([0, 0, 0, 0]); // opt_endofopt
+            let mut f = shb(be);
+            f.extend(idb(be, 1, None, None));
+            f.extend(ng_block(be, 6, &body));
+            f.extend(epb(be, 0, 43, &[4], 1));
+            let t = TempFile::new("epb-opts.pcapng", &f);
+            let (got, st, _) = read_all(&t.0).unwrap();
+            assert!(st.warning.is_none(), "{:?}", st.warning);
+            assert_eq!(st.packets, 2);
+            assert_eq!(got[0].2, vec![1, 2, 3]);
+            assert_eq!(got[0].0, Timestamp(42_000));
+            assert_eq!(got[1].2, vec![4]);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Damaged files never panic or hang: either an error or partial results.
+        #[test]
+        fn damaged_files_never_panic(
+            ng in proptest::prelude::any::<bool>(),
+            flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 1..8),
+            cut in 0usize..400,
+        ) {
+            let mut f = if ng {
+                let mut f = shb(false);
+                f.extend(idb(false, 1, Some(9), Some(5)));
+                f.extend(epb(false, 0, 1, &[7; 40], 40));
+                f.extend(spb(false, &[8; 20]));
+                f.extend(epb(false, 0, 2, &[9; 50], 60));
+                f
+            } else {
+                let mut f = pcap_header(false, true, 1);
+                for i in 0..5 {
+                    f.extend(pcap_record(false, SEC, i, &[i as u8; 50], 60));
+                }
+                f
+            };
+            for (at, v) in flips {
+                let n = f.len();
+                if let Some(b) = f.get_mut(at % n) {
+                    *b = v;
+                }
+            }
+            f.truncate(cut.max(4));
+            let t = TempFile::new("damaged", &f);
+            if let Ok(mut cf) = CaptureFile::open(&t.0) {
+                let _ = cf.for_each(&mut |_| {}, &mut |_| {});
+            }
+        }
     }
 
     /// The shared corpus of real captures, when present (never copied into the repo).
