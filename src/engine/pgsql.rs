@@ -12,7 +12,7 @@
 //! and skipped without being buffered.
 
 use super::sql::Dialect;
-use super::{AuthMethod, ConnCx, Feed, Observed, TlsUpgrade};
+use super::{AuthMethod, ConnCx, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::Direction;
 use crate::reader::{Probe, Reader};
 
@@ -263,7 +263,6 @@ struct StartupParams<'a> {
     user: Option<&'a [u8]>,
     database: Option<&'a [u8]>,
     application_name: Option<&'a [u8]>,
-    replication: Option<&'a [u8]>,
     /// All parameter names are printable ASCII (real clients only send such names).
     printable_keys: bool,
 }
@@ -287,7 +286,6 @@ fn parse_startup_params(body: &[u8]) -> Option<StartupParams<'_>> {
             b"user" => p.user = Some(value),
             b"database" => p.database = Some(value),
             b"application_name" => p.application_name = Some(value),
-            b"replication" => p.replication = Some(value),
             _ => {}
         }
     }
@@ -484,6 +482,8 @@ pub struct PgsqlState {
     /// Indexed by `Direction::index()`: client, server.
     side: [Side; 2],
     startup_seen: bool,
+    /// ReadyForQuery seen: the session is established, later errors are not about login.
+    ready: bool,
     expect_p: PExpect,
 }
 
@@ -626,7 +626,7 @@ impl PgsqlState {
         let code = u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]);
         let obs = &mut *cx.obs;
         obs.plaintext_messages += 1;
-        obs.engine_by_content = true;
+        confirm(obs);
         match parse_start_header(len, code) {
             Some(StartKind::Ssl) => {
                 obs.tls_requested = true;
@@ -653,12 +653,6 @@ impl PgsqlState {
                         }
                         if let Some(a) = p.application_name {
                             obs.application_name = Some(text(a, MAX_FIELD_CHARS));
-                        }
-                        if let Some(r) = p.replication {
-                            Observed::note(
-                                &mut obs.anomalies,
-                                format!("pgsql: replication connection ({})", text(r, 32)),
-                            );
                         }
                     }
                     None => Observed::note(
@@ -800,7 +794,7 @@ impl PgsqlState {
             return None;
         }
         cx.obs.plaintext_messages += 1;
-        cx.obs.engine_by_content = true;
+        confirm(cx.obs);
         let body_len = u64::from(len - 4);
         let action = self.action(dir, ty, cx);
         let side = &mut self.side[d];
@@ -842,6 +836,10 @@ impl PgsqlState {
     /// buffering. A cleartext PasswordMessage is never buffered.
     fn action(&mut self, dir: Direction, ty: u8, cx: &mut ConnCx<'_>) -> Action {
         match (dir, ty) {
+            (Direction::ToClient, b'Z') => {
+                self.ready = true;
+                Action::Skip
+            }
             (Direction::ToClient, b'R' | b'S' | b'E') => Action::Parse,
             (Direction::ToServer, b'Q' | b'P') => Action::Parse,
             (Direction::ToServer, b'p') => match self.expect_p {
@@ -868,7 +866,7 @@ impl PgsqlState {
         side.skip = side.body_len - body.len() as u64;
         side.want = 0;
         side.body_len = 0;
-        cx.obs.engine_by_content = true;
+        confirm(cx.obs);
         match (dir, ty) {
             (Direction::ToClient, b'R') => self.on_auth(body, cx),
             (Direction::ToClient, b'S') => on_parameter_status(body, cx.obs),
@@ -942,8 +940,10 @@ impl PgsqlState {
         }
     }
 
-    /// ErrorResponse: keep "SEVERITY CODE: message"; a failed login is FATAL with class
-    /// 28 (invalid authorization) or any FATAL before AuthenticationOk.
+    /// ErrorResponse: keep "SEVERITY CODE: message". A failed login is a FATAL error of
+    /// class 28 (invalid authorization: with trust, "role does not exist" even follows
+    /// AuthenticationOk), or any FATAL after the StartupMessage and before the first
+    /// ReadyForQuery.
     fn on_error(&mut self, body: &[u8], cx: &mut ConnCx<'_>) {
         let obs = &mut *cx.obs;
         let f = parse_error_fields(body);
@@ -963,10 +963,16 @@ impl PgsqlState {
         };
         Observed::note(&mut obs.errors, line);
         let fatal = sev == "FATAL" || sev == "PANIC";
-        if obs.auth_ok != Some(true) && (code.starts_with("28") || (fatal && self.startup_seen)) {
+        if fatal && !self.ready && (code.starts_with("28") || self.startup_seen) {
             obs.auth_ok = Some(false);
         }
     }
+}
+
+/// The bytes proved this is PostgreSQL.
+fn confirm(obs: &mut Observed) {
+    obs.engine = EngineKind::Postgres;
+    obs.engine_by_content = true;
 }
 
 fn dir_name(dir: Direction) -> &'static str {
@@ -1465,6 +1471,30 @@ mod tests {
     }
 
     #[test]
+    fn trust_then_missing_role_is_a_failed_login() {
+        // zeek psql-login-no-role: trust answers AuthenticationOk, then the role check fails.
+        let err = msg(
+            b'E',
+            b"SFATAL\0VFATAL\0C28000\0Mrole \"test\" does not exist\0\0",
+        );
+        let r = run(&[
+            (ToServer, STARTUP_BOB.to_vec()),
+            (ToClient, [AUTH_OK.as_slice(), &err].concat()),
+        ]);
+        assert_eq!(r.obs.auth_ok, Some(false));
+        // A FATAL after the session is up (e.g. admin shutdown) is not a login failure.
+        let bye = msg(
+            b'E',
+            b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+        );
+        let server = [AUTH_OK.as_slice(), &READY_IDLE, &bye].concat();
+        let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, server)]);
+        assert_eq!(r.obs.auth_ok, Some(true));
+        assert_eq!(r.obs.errors.len(), 1);
+        assert_eq!(r.obs.engine, EngineKind::Postgres);
+    }
+
+    #[test]
     fn error_after_login_keeps_auth_ok() {
         let err = msg(
             b'E',
@@ -1835,7 +1865,58 @@ mod tests {
             (any::<bool>(), bytes)
         }
 
+        /// A plausible conversation: start-up, authentication, queries, results.
+        fn conversation() -> impl Strategy<Value = Vec<(Direction, Vec<u8>)>> {
+            let step = prop_oneof![
+                "[a-z0-9 ,'=]{0,40}"
+                    .prop_map(|q| (ToServer, msg(b'Q', format!("{q}\0").as_bytes()))),
+                "[a-z ]{0,20}"
+                    .prop_map(|q| (ToServer, msg(b'P', format!("\0{q}\0\0\0").as_bytes()))),
+                (0usize..3000).prop_map(|n| (ToClient, msg(b'D', &vec![7u8; n]))),
+                Just((ToClient, READY_IDLE.to_vec())),
+                Just((ToClient, msg(b'S', b"server_version\x0016.1\0"))),
+                Just((ToClient, msg(b'E', b"SERROR\0C42601\0Moops\0\0"))),
+                Just((ToClient, AUTH_CLEARTEXT.to_vec())),
+                Just((ToServer, password_message())),
+                Just((ToClient, AUTH_OK.to_vec())),
+            ];
+            proptest::collection::vec(step, 0..12).prop_map(|steps| {
+                let mut v = vec![
+                    (ToServer, SSL_REQUEST.to_vec()),
+                    (ToClient, vec![b'N']),
+                    (ToServer, STARTUP_BOB.to_vec()),
+                ];
+                v.extend(steps);
+                v
+            })
+        }
+
         proptest! {
+            /// Chunk boundaries must not change what is observed.
+            #[test]
+            fn chunking_does_not_change_observations(
+                conv in conversation(),
+                cuts in proptest::collection::vec(1usize..50, 1..8),
+            ) {
+                let cfg = EngineConfig { max_message: 256, ..Default::default() };
+                let whole = run_with(&cfg, &conv, false).obs;
+                let mut split = Vec::new();
+                for (i, (dir, data)) in conv.iter().enumerate() {
+                    let mut rest = &data[..];
+                    let mut k = i;
+                    while !rest.is_empty() {
+                        let n = cuts[k % cuts.len()].min(rest.len());
+                        split.push((*dir, rest[..n].to_vec()));
+                        rest = &rest[n..];
+                        k += 1;
+                    }
+                }
+                let pieces = run_with(&cfg, &split, false).obs;
+                prop_assert_eq!(format!("{whole:?}"), format!("{pieces:?}"));
+                let dump = format!("{whole:?}");
+                prop_assert!(!dump.contains(PASSWORD));
+            }
+
             #[test]
             fn arbitrary_chunks_never_panic(
                 midstream in any::<bool>(),
