@@ -1,6 +1,13 @@
 //! TCP flows: flow key, flow table, and per-direction reassembly that passes in-order
 //! bytes through without copying and buffers only out-of-order data, under caps.
 
+mod key;
+mod reassembly;
+mod table;
+
+pub use key::{FlowKey, PortSet};
+pub use table::FlowTable;
+
 use std::fmt;
 use std::net::IpAddr;
 
@@ -65,7 +72,6 @@ pub trait StreamHandler {
 }
 
 use crate::capture::Timestamp;
-use crate::decode::TcpSegment;
 
 /// Limits of the flow table. When one bites, the oldest state is evicted and counted.
 #[derive(Debug, Clone)]
@@ -78,6 +84,10 @@ pub struct FlowConfig {
     pub max_ooo_total: usize,
     /// A connection with no packet for this long is finished (nanoseconds).
     pub idle_timeout_ns: u64,
+    /// A closed connection (FIN both ways, or RST) stays this long after its last packet
+    /// so that late retransmits are absorbed, then is finished (nanoseconds). Short, so
+    /// that millions of short connections do not pile up.
+    pub close_linger_ns: u64,
     /// Ports that are known database server ports (used to pick the server side of a
     /// connection whose SYN was not captured).
     pub server_ports: Vec<u16>,
@@ -90,6 +100,7 @@ impl Default for FlowConfig {
             max_ooo_per_direction: 1 << 20,
             max_ooo_total: 256 << 20,
             idle_timeout_ns: 600 * 1_000_000_000,
+            close_linger_ns: 5 * 1_000_000_000,
             server_ports: vec![5432, 3306],
         }
     }
@@ -128,36 +139,11 @@ pub struct Conn<H> {
 pub struct FlowStats {
     pub flows: u64,
     pub evicted_flows: u64,
+    /// Out-of-order bytes thrown away: segments too far ahead of the stream to be
+    /// believed.
     pub ooo_bytes_dropped: u64,
+    /// `on_gap` calls.
     pub gaps: u64,
-}
-
-/// All TCP connections of a capture.
-pub struct FlowTable<H> {
-    cfg: FlowConfig,
-    pub stats: FlowStats,
-    _h: std::marker::PhantomData<H>,
-}
-
-impl<H: StreamHandler> FlowTable<H> {
-    pub fn new(cfg: FlowConfig) -> Self {
-        FlowTable { cfg, stats: FlowStats::default(), _h: std::marker::PhantomData }
-    }
-
-    /// Feed one segment. `new_handler` is called once per new connection, with its roles
-    /// decided; `finished` receives connections that end.
-    pub fn process(
-        &mut self,
-        seg: &TcpSegment<'_>,
-        ts: Timestamp,
-        new_handler: &mut dyn FnMut(&ConnMeta) -> H,
-        finished: &mut dyn FnMut(Conn<H>),
-    ) {
-        let _ = (seg, ts, new_handler, finished, &self.cfg);
-    }
-
-    /// End of input: flush buffered data (reporting gaps) and finish every connection.
-    pub fn finish_all(&mut self, finished: &mut dyn FnMut(Conn<H>)) {
-        let _ = finished;
-    }
+    /// Segments of unknown connections that did not start one (bare ACK/FIN/RST).
+    pub untracked_segments: u64,
 }
