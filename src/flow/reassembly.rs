@@ -128,7 +128,7 @@ impl Reassembler {
     }
 
     /// A SYN with initial sequence number `isn`: data starts at `isn + 1` (RFC 9293
-    /// §3.4.1). Ignored once synchronised.
+    /// §3.4). Ignored once synchronised.
     pub fn on_syn(&mut self, isn: u32) {
         if !self.synced {
             self.next = isn.wrapping_add(1);
