@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::decode::TcpSegment;
 
 /// Both endpoints of a TCP connection, normalised so that the two directions of one
-/// connection map to the same key (RFC 9293 §3.3.2: a connection is identified by the
+/// connection map to the same key (RFC 9293 §2.7: a connection is identified by the
 /// pair of sockets).
 ///
 /// Addresses are stored as 128-bit values split into two words (IPv4 as the IPv4-mapped
