@@ -190,7 +190,7 @@ fn run() -> Result<ExitCode> {
     });
 
     let mut reports: Vec<CaptureReport> = Vec::new();
-    let mut failed = 0usize;
+    let mut errors: Vec<String> = Vec::new();
     let mut done_before = 0u64;
     for f in &files {
         let mut progress = |n: u64| {
@@ -200,18 +200,18 @@ fn run() -> Result<ExitCode> {
         };
         match analyze_file(f, &cfg, &mut progress) {
             Ok(r) => reports.push(r),
-            Err(e) => {
-                failed += 1;
-                match &bar {
-                    Some(b) => b.suspend(|| eprintln!("dbwire: error: {e}")),
-                    None => eprintln!("dbwire: error: {e}"),
-                }
-            }
+            Err(e) => errors.push(e.to_string()),
         }
         done_before += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if reports.is_empty() && errors.len() == 1 {
+        bail!("{}", errors[0]);
+    }
+    for e in &errors {
+        eprintln!("dbwire: error: {e}");
     }
     if reports.is_empty() {
         bail!("no usable capture among {} input file(s)", files.len());
@@ -252,7 +252,7 @@ fn run() -> Result<ExitCode> {
             return Ok(ExitCode::from(code::FINDINGS));
         }
     }
-    if failed > 0 {
+    if !errors.is_empty() {
         return Ok(ExitCode::from(code::BAD_INPUT));
     }
     if reports.iter().any(|r| !r.warnings.is_empty() && r.read.warning.is_some()) {

@@ -200,6 +200,8 @@ impl Dissector {
         let full = self.probe_buf.iter().any(|b| b.len() >= PROBE_CAP);
         if all_no || full {
             self.state = EngineState::NotDatabase;
+            // The port suggested an engine; the bytes say otherwise.
+            self.obs.engine = EngineKind::Unknown;
             self.mode = [DirMode::Off; 2];
             return true;
         }

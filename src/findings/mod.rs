@@ -332,7 +332,7 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
                 add(
                     "not-database-protocol",
                     Severity::Info,
-                    format!("traffic on a {} port does not speak it (starts {prefix})", obs.engine.as_str()),
+                    format!("traffic on a {} port does not speak it (starts {prefix})", d.port_hint().as_str()),
                 );
             }
             _ => add("no-verdict", Severity::Low, "too little payload captured to tell".into()),
