@@ -21,6 +21,16 @@ fn truth_version(v: &Value) -> Option<String> {
     v.as_str().map(|s| s.replace("TLS ", "TLSv"))
 }
 
+/// Flows where the ground truth and dbwire knowingly differ, with the reason from the
+/// bytes. Each is listed in the closing note of the work that added it.
+const DISPUTED: &[(&str, &str, &str)] = &[(
+    "pgsql-plain-suricata-verify-UnknownMessage.pcap",
+    "167.248.133.59:47478",
+    "the client's only message is 00 00 00 08 00 ff 00 ff: an 8-byte request with code \
+     0x00ff00ff, which is no PostgreSQL request (SSL 80877103, GSS 80877104, cancel \
+     80877102, protocol 3.x). No PostgreSQL session took place; tshark labels it by port.",
+)];
+
 #[test]
 fn truth_flows_agree() {
     let Some(dir) = common::shared_captures() else {
@@ -60,6 +70,9 @@ fn truth_flows_agree() {
         );
         let found = index.get(&key);
         let label = format!("{capture} {} -> {}", t["client"], t["server"]);
+        if DISPUTED.iter().any(|(f, c, _)| *f == capture && t["client"] == *c) {
+            continue;
+        }
         if engine == "none" {
             if let Some(cs) = found {
                 for c in cs {
