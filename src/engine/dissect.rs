@@ -87,6 +87,9 @@ pub struct Dissector {
     probe_log: Vec<(Direction, usize)>,
     /// Bytes were lost in a direction before the engine was chosen.
     gap_while_probing: [bool; 2],
+    /// Mid-stream roles were inferred the wrong way round: the content showed that the
+    /// flow table's "client" is the server. Directions are flipped on the way in.
+    swapped: bool,
     pub obs: Observed,
     pub tls: Option<Box<TlsTracker>>,
 }
@@ -104,6 +107,7 @@ impl Dissector {
             probe_buf: [Vec::new(), Vec::new()],
             probe_log: Vec::new(),
             gap_while_probing: [false; 2],
+            swapped: false,
             obs: Observed { engine: hint, ..Observed::default() },
             tls: None,
         }
@@ -115,6 +119,11 @@ impl Dissector {
 
     pub fn midstream(&self) -> bool {
         self.midstream
+    }
+
+    /// The content showed the inferred client/server roles were reversed.
+    pub fn roles_swapped(&self) -> bool {
+        self.swapped
     }
 
     pub fn recognition(&self) -> Recognition {
@@ -196,6 +205,34 @@ impl Dissector {
             let seen = [!c2s.is_empty(), !s2c.is_empty()];
             let no = (0..2).all(|i| !seen[i] || answers[i] == Probe::NoMatch);
             all_no &= no;
+        }
+        // Mid-stream roles come from port numbers; the bytes may show they are reversed.
+        if self.midstream && !self.swapped {
+            for kind in candidates {
+                let mut hit = false;
+                for (i, dir) in [Direction::ToClient, Direction::ToServer].into_iter().enumerate() {
+                    let buf = &self.probe_buf[i];
+                    if buf.is_empty() {
+                        continue;
+                    }
+                    let p = match kind {
+                        EngineKind::Postgres => pgsql::probe(dir, buf, true),
+                        EngineKind::Mysql => mysql::probe(dir, buf, true),
+                        EngineKind::Unknown => Probe::NoMatch,
+                    };
+                    hit |= p == Probe::Match;
+                }
+                if hit {
+                    self.swapped = true;
+                    self.probe_buf.swap(0, 1);
+                    self.gap_while_probing.swap(0, 1);
+                    for (d, _) in self.probe_log.iter_mut() {
+                        *d = d.reverse();
+                    }
+                    self.start_engine(kind);
+                    return true;
+                }
+            }
         }
         let full = self.probe_buf.iter().any(|b| b.len() >= PROBE_CAP);
         if all_no || full {
@@ -299,6 +336,7 @@ impl Dissector {
 
 impl StreamHandler for Dissector {
     fn on_data(&mut self, dir: Direction, data: &[u8]) -> Interest {
+        let dir = if self.swapped { dir.reverse() } else { dir };
         if data.is_empty() {
             return Interest::More;
         }
@@ -325,6 +363,7 @@ impl StreamHandler for Dissector {
     }
 
     fn on_gap(&mut self, dir: Direction, len: u64) {
+        let dir = if self.swapped { dir.reverse() } else { dir };
         let i = dir.index();
         match self.state {
             EngineState::Probing => {

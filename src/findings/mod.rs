@@ -203,6 +203,19 @@ fn tls_report(obs: &Observed, s: Option<&TlsSummary>) -> Option<TlsReport> {
 
 /// Build the verdict for one finished connection.
 pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport {
+    // The bytes showed the inferred roles were reversed: report them the right way round.
+    let swapped_meta;
+    let meta = if d.roles_swapped() {
+        let mut m = meta.clone();
+        std::mem::swap(&mut m.client, &mut m.server);
+        m.packets.swap(0, 1);
+        m.bytes.swap(0, 1);
+        m.gap_bytes.swap(0, 1);
+        swapped_meta = m;
+        &swapped_meta
+    } else {
+        meta
+    };
     let obs = &d.obs;
     let summary = d.tls.as_deref().map(|t| t.summary());
     let tls_records = summary.is_some_and(|s| s.records_seen);
