@@ -102,10 +102,9 @@ pub fn analyze_file(
         ));
     }
     if table.stats.evicted_flows > 0 {
-        report.warnings.push(format!(
-            "{} connection(s) evicted early because the flow table was full",
-            table.stats.evicted_flows
-        ));
+        report
+            .warnings
+            .push(format!("{} connection(s) evicted early because the flow table was full", table.stats.evicted_flows));
     }
     report.read = read;
     report.decode = decoder.stats.clone();

@@ -91,8 +91,7 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
 fn parse_engine(s: &str) -> Option<EngineKind> {
@@ -225,9 +224,9 @@ fn run() -> Result<ExitCode> {
     let summary = report::summarize(&reports);
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
+        Some(p) => {
+            Box::new(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?))
+        }
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     match args.format {

@@ -94,4 +94,3 @@ mod tests {
         assert_eq!(r.take(usize::MAX), None);
     }
 }
-

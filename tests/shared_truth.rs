@@ -52,10 +52,8 @@ fn truth_flows_agree() {
     // Index our connections by (file, unordered endpoint pair); a 4-tuple may repeat.
     let mut index: HashMap<(String, (String, String)), Vec<&Value>> = HashMap::new();
     for c in &ours {
-        let key = (
-            common::file_name(c),
-            norm_pair(c["client"].as_str().unwrap_or(""), c["server"].as_str().unwrap_or("")),
-        );
+        let key =
+            (common::file_name(c), norm_pair(c["client"].as_str().unwrap_or(""), c["server"].as_str().unwrap_or("")));
         index.entry(key).or_default().push(c);
     }
 
@@ -64,10 +62,8 @@ fn truth_flows_agree() {
     for t in &truth {
         let engine = t["engine"].as_str().unwrap_or("");
         let capture = t["capture"].as_str().unwrap_or("");
-        let key = (
-            capture.to_string(),
-            norm_pair(t["client"].as_str().unwrap_or(""), t["server"].as_str().unwrap_or("")),
-        );
+        let key =
+            (capture.to_string(), norm_pair(t["client"].as_str().unwrap_or(""), t["server"].as_str().unwrap_or("")));
         let found = index.get(&key);
         let label = format!("{capture} {} -> {}", t["client"], t["server"]);
         if DISPUTED.iter().any(|(f, c, _)| *f == capture && t["client"] == *c) {

@@ -30,8 +30,7 @@ fn shipped_captures_match_what_was_recorded() {
     for e in &exp {
         let cap = e["capture"].as_str().unwrap();
         let server = e["server"].as_str().unwrap();
-        let cands: Vec<&Value> =
-            ours.iter().filter(|c| common::file_name(c) == cap && c["server"] == server).collect();
+        let cands: Vec<&Value> = ours.iter().filter(|c| common::file_name(c) == cap && c["server"] == server).collect();
         if cands.is_empty() {
             problems.push(format!("{cap} {server}: not reported"));
             continue;

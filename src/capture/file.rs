@@ -34,10 +34,7 @@ pub const MAX_BUFFER: usize = 64 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a pcap or pcapng file")]
     NotACapture { path: PathBuf },
     #[error("{path}: {msg}")]
@@ -96,27 +93,12 @@ pub struct CaptureFile {
 fn format_from_magic(m: [u8; 4]) -> Option<CaptureFormat> {
     use CaptureFormat::*;
     Some(match m {
-        [0xd4, 0xc3, 0xb2, 0xa1] => Pcap {
-            nanos: false,
-            big_endian: false,
-        },
-        [0xa1, 0xb2, 0xc3, 0xd4] => Pcap {
-            nanos: false,
-            big_endian: true,
-        },
-        [0x4d, 0x3c, 0xb2, 0xa1] => Pcap {
-            nanos: true,
-            big_endian: false,
-        },
-        [0xa1, 0xb2, 0x3c, 0x4d] => Pcap {
-            nanos: true,
-            big_endian: true,
-        },
+        [0xd4, 0xc3, 0xb2, 0xa1] => Pcap { nanos: false, big_endian: false },
+        [0xa1, 0xb2, 0xc3, 0xd4] => Pcap { nanos: false, big_endian: true },
+        [0x4d, 0x3c, 0xb2, 0xa1] => Pcap { nanos: true, big_endian: false },
+        [0xa1, 0xb2, 0x3c, 0x4d] => Pcap { nanos: true, big_endian: true },
         // Kuznetzov's "modified" pcap (µs, little-endian only in pcap-parser).
-        [0x34, 0xcd, 0xb2, 0xa1] => Pcap {
-            nanos: false,
-            big_endian: false,
-        },
+        [0x34, 0xcd, 0xb2, 0xa1] => Pcap { nanos: false, big_endian: false },
         [0x0a, 0x0d, 0x0d, 0x0a] => PcapNg,
         _ => return None,
     })
@@ -125,10 +107,7 @@ fn format_from_magic(m: [u8; 4]) -> Option<CaptureFormat> {
 impl CaptureFile {
     /// Open `path` and check its magic number.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let io = |source| CaptureError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| CaptureError::Io { path: path.to_path_buf(), source };
         let mut f = File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
         let mut got = 0;
@@ -141,24 +120,12 @@ impl CaptureFile {
             }
         }
         if got == 0 {
-            return Err(CaptureError::Corrupt {
-                path: path.to_path_buf(),
-                msg: "empty file".into(),
-            });
+            return Err(CaptureError::Corrupt { path: path.to_path_buf(), msg: "empty file".into() });
         }
-        let format = if got < 4 {
-            None
-        } else {
-            format_from_magic(magic)
-        };
+        let format = if got < 4 { None } else { format_from_magic(magic) };
         match format {
-            Some(format) => Ok(CaptureFile {
-                path: path.to_path_buf(),
-                format,
-            }),
-            None => Err(CaptureError::NotACapture {
-                path: path.to_path_buf(),
-            }),
+            Some(format) => Ok(CaptureFile { path: path.to_path_buf(), format }),
+            None => Err(CaptureError::NotACapture { path: path.to_path_buf() }),
         }
     }
 
@@ -171,10 +138,7 @@ impl CaptureFile {
     }
 
     fn corrupt(&self, msg: String) -> CaptureError {
-        CaptureError::Corrupt {
-            path: self.path.clone(),
-            msg,
-        }
+        CaptureError::Corrupt { path: self.path.clone(), msg }
     }
 
     /// Calls `on_packet` for every packet in file order, and `on_progress` with the
@@ -188,10 +152,7 @@ impl CaptureFile {
         on_progress: &mut dyn FnMut(u64),
         on_packet: &mut dyn FnMut(&Packet<'_>),
     ) -> Result<ReadStats, CaptureError> {
-        let file = File::open(&self.path).map_err(|source| CaptureError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        let file = File::open(&self.path).map_err(|source| CaptureError::Io { path: self.path.clone(), source })?;
         // Used to tell a record that runs past the end of the file from one that only
         // needs a bigger buffer, without allocating for a corrupt length.
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
@@ -201,9 +162,7 @@ impl CaptureFile {
             Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
                 return Err(self.corrupt("file header truncated".into()))
             }
-            Err(PcapError::ReadError) => {
-                return Err(self.corrupt("read error on file header".into()))
-            }
+            Err(PcapError::ReadError) => return Err(self.corrupt("read error on file header".into())),
             Err(_) => return Err(self.corrupt("bad pcap/pcapng file header".into())),
         };
 
@@ -260,10 +219,7 @@ impl CaptureFile {
                             break;
                         }
                         if avail as u64 >= need {
-                            stats.warn(format!(
-                                "corrupt block after {} packets; rest of file skipped",
-                                stats.packets
-                            ));
+                            stats.warn(format!("corrupt block after {} packets; rest of file skipped", stats.packets));
                             break;
                         }
                         if need as usize > capacity / 2 || matches!(step, Step::Grow) {
@@ -291,10 +247,7 @@ impl CaptureFile {
                         }
                         let want = capacity.saturating_mul(2).min(MAX_BUFFER);
                         if !rdr.grow(want) {
-                            stats.warn(format!(
-                                "cannot grow read buffer after {} packets",
-                                stats.packets
-                            ));
+                            stats.warn(format!("cannot grow read buffer after {} packets", stats.packets));
                             break;
                         }
                         capacity = want;
@@ -307,10 +260,7 @@ impl CaptureFile {
                     on_progress(rdr.consumed() as u64);
                 }
                 Step::Truncated => {
-                    stats.warn(format!(
-                        "file ends mid-record after {} packets (truncated capture)",
-                        stats.packets
-                    ));
+                    stats.warn(format!("file ends mid-record after {} packets (truncated capture)", stats.packets));
                     break;
                 }
                 Step::ReadError => {
@@ -318,10 +268,7 @@ impl CaptureFile {
                     break;
                 }
                 Step::Corrupt(e) => {
-                    stats.warn(format!(
-                        "corrupt block after {} packets ({e}); rest of file skipped",
-                        stats.packets
-                    ));
+                    stats.warn(format!("corrupt block after {} packets ({e}); rest of file skipped", stats.packets));
                     break;
                 }
             }
@@ -329,15 +276,11 @@ impl CaptureFile {
         stats.bytes_read = rdr.consumed() as u64;
         if stats.unknown_interface > 0 {
             let n = stats.unknown_interface;
-            stats.warn(format!(
-                "{n} packets on undeclared pcapng interfaces skipped"
-            ));
+            stats.warn(format!("{n} packets on undeclared pcapng interfaces skipped"));
         }
         if stats.bad_tsresol > 0 {
             let n = stats.bad_tsresol;
-            stats.warn(format!(
-                "{n} pcapng interfaces with invalid if_tsresol (µs assumed)"
-            ));
+            stats.warn(format!("{n} pcapng interfaces with invalid if_tsresol (µs assumed)"));
         }
         Ok(stats)
     }
@@ -380,27 +323,14 @@ struct ReadState {
 }
 
 impl ReadState {
-    fn handle(
-        &mut self,
-        block: PcapBlockOwned<'_>,
-        stats: &mut ReadStats,
-        on_packet: &mut dyn FnMut(&Packet<'_>),
-    ) {
+    fn handle(&mut self, block: PcapBlockOwned<'_>, stats: &mut ReadStats, on_packet: &mut dyn FnMut(&Packet<'_>)) {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
-                self.legacy = Some((
-                    LinkType(h.network.0 as u32),
-                    h.is_nanosecond_precision(),
-                    h.is_bigendian(),
-                ));
+                self.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision(), h.is_bigendian()));
             }
             PcapBlockOwned::Legacy(b) => {
                 let (link, nanos, _) = self.legacy.unwrap_or((LinkType::ETHERNET, false, false));
-                let frac = if nanos {
-                    b.ts_usec as u64
-                } else {
-                    b.ts_usec as u64 * 1000
-                };
+                let frac = if nanos { b.ts_usec as u64 } else { b.ts_usec as u64 * 1000 };
                 let ts = Timestamp((b.ts_sec as u64 * 1_000_000_000).saturating_add(frac));
                 deliver(stats, on_packet, ts, link, b.data, b.origlen);
             }
@@ -421,14 +351,7 @@ impl ReadState {
                 };
                 let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
                 self.last_ts = ts;
-                deliver(
-                    stats,
-                    on_packet,
-                    ts,
-                    iface.link,
-                    epb.packet_data(),
-                    epb.origlen,
-                );
+                deliver(stats, on_packet, ts, iface.link, epb.packet_data(), epb.origlen);
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 // §4.4: an SPB belongs to interface 0 and has no timestamp.
@@ -440,14 +363,7 @@ impl ReadState {
                 if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
                     data = data.get(..iface.snaplen as usize).unwrap_or(data);
                 }
-                deliver(
-                    stats,
-                    on_packet,
-                    self.last_ts,
-                    iface.link,
-                    data,
-                    spb.origlen,
-                );
+                deliver(stats, on_packet, self.last_ts, iface.link, data, spb.origlen);
             }
             PcapBlockOwned::NG(_) => {}
         }
@@ -470,11 +386,7 @@ impl ReadState {
         let be = self.big_endian;
         let word = |at: usize| -> Option<u32> {
             let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
-            Some(if be {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            })
+            Some(if be { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
         };
         if word(0)? != 6 {
             return None;
@@ -505,11 +417,7 @@ impl ReadState {
     fn next_record_len(&self, data: &[u8]) -> Option<u64> {
         let word = |at: usize, be: bool| -> Option<u32> {
             let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-            Some(if be {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            })
+            Some(if be { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
         };
         if let Some((_, _, be)) = self.legacy {
             // Record header: ts_sec, ts_frac, caplen, origlen (16 bytes; the modified
@@ -534,12 +442,7 @@ fn deliver(
     data: &[u8],
     orig_len: u32,
 ) {
-    let pkt = Packet {
-        ts,
-        link,
-        data,
-        orig_len,
-    };
+    let pkt = Packet { ts, link, data, orig_len };
     stats.packets += 1;
     if pkt.truncated() {
         stats.snaplen_truncated += 1;
@@ -547,11 +450,7 @@ fn deliver(
     on_packet(&pkt);
 }
 
-fn interface_from_idb(
-    idb: &InterfaceDescriptionBlock<'_>,
-    big_endian: bool,
-    stats: &mut ReadStats,
-) -> Interface {
+fn interface_from_idb(idb: &InterfaceDescriptionBlock<'_>, big_endian: bool, stats: &mut ReadStats) -> Interface {
     let mut tsresol: u8 = 6; // §4.2: default resolution is 10^-6 s.
     let mut offset_secs: i64 = 0;
     for opt in &idb.options {
@@ -565,11 +464,7 @@ fn interface_from_idb(
             OptionCode::IfTsoffset => {
                 // Read in the section's byte order (pcap-parser always reads LE).
                 if let Some(b) = v.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-                    offset_secs = if big_endian {
-                        i64::from_be_bytes(b)
-                    } else {
-                        i64::from_le_bytes(b)
-                    };
+                    offset_secs = if big_endian { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) };
                 }
             }
             _ => {}
@@ -582,12 +477,7 @@ fn interface_from_idb(
             1_000_000
         }
     };
-    Interface {
-        link: LinkType(idb.linktype.0 as u32),
-        snaplen: idb.snaplen,
-        units_per_sec,
-        offset_secs,
-    }
+    Interface { link: LinkType(idb.linktype.0 as u32), snaplen: idb.snaplen, units_per_sec, offset_secs }
 }
 
 /// `if_tsresol` (§4.2): high bit clear → 10^-n s, set → 2^-n s.
@@ -626,8 +516,7 @@ pub(crate) mod tests {
         pub(crate) fn new(name: &str, bytes: &[u8]) -> TempFile {
             static N: AtomicU64 = AtomicU64::new(0);
             let n = N.fetch_add(1, Ordering::Relaxed);
-            let p = std::env::temp_dir()
-                .join(format!("dbwire-capture-{}-{n}-{name}", std::process::id()));
+            let p = std::env::temp_dir().join(format!("dbwire-capture-{}-{n}-{name}", std::process::id()));
             std::fs::write(&p, bytes).expect("write temp file");
             TempFile(p)
         }
@@ -646,9 +535,8 @@ pub(crate) mod tests {
         let mut got = Vec::new();
         let mut progress = Vec::new();
         let mut f = CaptureFile::open(path)?;
-        let stats = f.for_each(&mut |n| progress.push(n), &mut |p| {
-            got.push((p.ts, p.link, p.data.to_vec(), p.orig_len))
-        })?;
+        let stats =
+            f.for_each(&mut |n| progress.push(n), &mut |p| got.push((p.ts, p.link, p.data.to_vec(), p.orig_len)))?;
         Ok((got, stats, progress))
     }
 
@@ -770,23 +658,11 @@ pub(crate) mod tests {
         f.extend(pcap_record(false, SEC + 1, 999_999, &[5, 6], 60));
         let t = TempFile::new("us-le.pcap", &f);
         let cf = CaptureFile::open(&t.0).unwrap();
-        assert_eq!(
-            cf.format(),
-            CaptureFormat::Pcap {
-                nanos: false,
-                big_endian: false
-            }
-        );
+        assert_eq!(cf.format(), CaptureFormat::Pcap { nanos: false, big_endian: false });
         let (got, st, progress) = read_all(&t.0).unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            got[0].0,
-            Timestamp(SEC as u64 * 1_000_000_000 + 123_456_000)
-        );
-        assert_eq!(
-            got[1].0,
-            Timestamp((SEC as u64 + 1) * 1_000_000_000 + 999_999_000)
-        );
+        assert_eq!(got[0].0, Timestamp(SEC as u64 * 1_000_000_000 + 123_456_000));
+        assert_eq!(got[1].0, Timestamp((SEC as u64 + 1) * 1_000_000_000 + 999_999_000));
         assert_eq!(got[0].1, LinkType::ETHERNET);
         assert_eq!(got[0].2, vec![1, 2, 3, 4]);
         assert_eq!(got[1].3, 60);
@@ -804,19 +680,10 @@ pub(crate) mod tests {
         f.extend(pcap_record(true, SEC, 999_999_999, &[0x45, 0, 0, 20], 4));
         f.extend(pcap_record(true, SEC, 1, &[0x60], 1));
         let t = TempFile::new("ns-be.pcap", &f);
-        assert_eq!(
-            CaptureFile::open(&t.0).unwrap().format(),
-            CaptureFormat::Pcap {
-                nanos: true,
-                big_endian: true
-            }
-        );
+        assert_eq!(CaptureFile::open(&t.0).unwrap().format(), CaptureFormat::Pcap { nanos: true, big_endian: true });
         let (got, st, _) = read_all(&t.0).unwrap();
         assert_eq!(st.packets, 2);
-        assert_eq!(
-            got[0].0,
-            Timestamp(SEC as u64 * 1_000_000_000 + 999_999_999)
-        );
+        assert_eq!(got[0].0, Timestamp(SEC as u64 * 1_000_000_000 + 999_999_999));
         assert_eq!(got[1].0, Timestamp(SEC as u64 * 1_000_000_000 + 1));
         assert_eq!(got[0].1, LinkType::RAW);
         assert_eq!(got[0].2, vec![0x45, 0, 0, 20]);
@@ -847,10 +714,7 @@ pub(crate) mod tests {
         f.extend(epb(false, 7, ts0 + 2, &[0xcc; 3], 3)); // no such interface
         f.extend(spb(false, &[0xdd; 6])); // interface 0, no timestamp
         let t = TempFile::new("two-if.pcapng", &f);
-        assert_eq!(
-            CaptureFile::open(&t.0).unwrap().format(),
-            CaptureFormat::PcapNg
-        );
+        assert_eq!(CaptureFile::open(&t.0).unwrap().format(), CaptureFormat::PcapNg);
         let (got, st, _) = read_all(&t.0).unwrap();
         assert_eq!(st.packets, 3);
         assert_eq!(got[0].0, Timestamp(ts0));
@@ -865,11 +729,7 @@ pub(crate) mod tests {
         assert_eq!(got[2].0, Timestamp(ts0 + 1)); // SPB: previous packet's time
         assert_eq!(st.snaplen_truncated, 1);
         assert_eq!(st.unknown_interface, 1);
-        assert!(
-            st.warning.as_deref().unwrap_or("").contains("undeclared"),
-            "{:?}",
-            st.warning
-        );
+        assert!(st.warning.as_deref().unwrap_or("").contains("undeclared"), "{:?}", st.warning);
     }
 
     #[test]
@@ -919,10 +779,7 @@ pub(crate) mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(st.packets, 2);
         let w = st.warning.expect("warning");
-        assert!(
-            w.contains("after 2 packets") && w.contains("truncated"),
-            "{w}"
-        );
+        assert!(w.contains("after 2 packets") && w.contains("truncated"), "{w}");
         // Cut inside a record header.
         let t = TempFile::new("trunc2.pcap", &f[..24 + 56 + 5]);
         let (_, st, _) = read_all(&t.0).unwrap();
@@ -1007,10 +864,7 @@ pub(crate) mod tests {
         let t = TempFile::new("many.pcap", &f);
         let (got, st, progress) = read_all(&t.0).unwrap();
         assert_eq!(st.packets, n as u64);
-        assert_eq!(
-            got.last().unwrap().0,
-            Timestamp(SEC as u64 * 1_000_000_000 + (n as u64 - 1) * 1000)
-        );
+        assert_eq!(got.last().unwrap().0, Timestamp(SEC as u64 * 1_000_000_000 + (n as u64 - 1) * 1000));
         assert!(progress.len() >= 3, "{progress:?}");
         assert_eq!(st.bytes_read, f.len() as u64);
     }
@@ -1038,10 +892,7 @@ pub(crate) mod tests {
         assert!(cf.for_each(&mut |_| {}, &mut |_| {}).is_err());
 
         // pcapng magic with a garbage section header.
-        let t = TempFile::new(
-            "bad.pcapng",
-            &[0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9],
-        );
+        let t = TempFile::new("bad.pcapng", &[0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9]);
         let mut cf = CaptureFile::open(&t.0).unwrap();
         assert!(cf.for_each(&mut |_| {}, &mut |_| {}).is_err());
     }
@@ -1160,9 +1011,7 @@ pub(crate) mod tests {
             let name = path.file_name().unwrap().to_str().unwrap().to_string();
             let mut n = 0u64;
             let mut cf = CaptureFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
-            let st = cf
-                .for_each(&mut |_| {}, &mut |_| n += 1)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let st = cf.for_each(&mut |_| {}, &mut |_| n += 1).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(st.packets, n);
             // Some corpus files carry trailing bytes after the last record (a warning,
             // not an error); the packet count is what matters.
@@ -1174,14 +1023,9 @@ pub(crate) mod tests {
             let half = bytes.len() / 2;
             let t = TempFile::new(&name, &bytes[..half]);
             let mut cf = CaptureFile::open(&t.0).unwrap();
-            let st2 = cf
-                .for_each(&mut |_| {}, &mut |_| {})
-                .unwrap_or_else(|e| panic!("{name} half: {e}"));
+            let st2 = cf.for_each(&mut |_| {}, &mut |_| {}).unwrap_or_else(|e| panic!("{name} half: {e}"));
             assert!(st2.packets <= st.packets);
-            assert!(
-                st2.warning.is_some() || st2.bytes_read == half as u64,
-                "{name}: half copy read without warning"
-            );
+            assert!(st2.warning.is_some() || st2.bytes_read == half as u64, "{name}: half copy read without warning");
         }
     }
 }

@@ -116,14 +116,8 @@ mod tests {
     fn rfc3339_known_instants() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000000Z");
         // 2024-08-22T00:00:00Z, the day rds-ca-2019 expired: 1724284800.
-        assert_eq!(
-            Timestamp::from_secs_nanos(1_724_284_800, 123_456_789).to_rfc3339(),
-            "2024-08-22T00:00:00.123456Z"
-        );
+        assert_eq!(Timestamp::from_secs_nanos(1_724_284_800, 123_456_789).to_rfc3339(), "2024-08-22T00:00:00.123456Z");
         // Leap day 2000-02-29T12:34:56Z = 951827696.
-        assert_eq!(
-            Timestamp::from_secs_nanos(951_827_696, 0).to_rfc3339(),
-            "2000-02-29T12:34:56.000000Z"
-        );
+        assert_eq!(Timestamp::from_secs_nanos(951_827_696, 0).to_rfc3339(), "2000-02-29T12:34:56.000000Z");
     }
 }

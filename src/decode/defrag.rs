@@ -82,10 +82,7 @@ pub(crate) struct Defrag {
 
 impl Defrag {
     pub(crate) fn new(limits: DefragLimits) -> Self {
-        Defrag {
-            limits,
-            ..Default::default()
-        }
+        Defrag { limits, ..Default::default() }
     }
 
     /// Datagrams currently waiting for fragments.
@@ -173,11 +170,8 @@ impl Defrag {
         // Consistency: one last fragment, and nothing beyond it.
         let d = &self.pending[idx];
         let max_have = d.have.last().map_or(0, |r| r.1);
-        let inconsistent = if more {
-            d.total.is_some_and(|t| end > t)
-        } else {
-            d.total.is_some_and(|t| t != end) || max_have > end
-        };
+        let inconsistent =
+            if more { d.total.is_some_and(|t| end > t) } else { d.total.is_some_and(|t| t != end) || max_have > end };
         if inconsistent {
             self.remove(idx, dropped);
             *dropped += 1;

@@ -119,10 +119,8 @@ fn sll_payload(hatype: u16, proto: u16, rest: &[u8]) -> Result<Net<'_>, DecodeEr
 /// <https://www.tcpdump.org/linktypes/LINKTYPE_NULL.html>,
 /// <https://www.tcpdump.org/linktypes/LINKTYPE_LOOP.html>
 fn bsd_null(data: &[u8], network_order_first: bool) -> Result<Net<'_>, DecodeError> {
-    let fam: [u8; 4] = data
-        .get(..4)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(DecodeError::Malformed("NULL/LOOP header truncated"))?;
+    let fam: [u8; 4] =
+        data.get(..4).and_then(|s| s.try_into().ok()).ok_or(DecodeError::Malformed("NULL/LOOP header truncated"))?;
     let rest = data.get(4..).unwrap_or(&[]);
     let (first, second) = if network_order_first {
         (u32::from_be_bytes(fam), u32::from_le_bytes(fam))

@@ -97,10 +97,7 @@ impl Decoder {
 
     /// A decoder whose defragmenter uses `limits` instead of the defaults.
     pub fn with_defrag_limits(limits: DefragLimits) -> Self {
-        Decoder {
-            stats: DecodeStats::default(),
-            defrag: Defrag::new(limits),
-        }
+        Decoder { stats: DecodeStats::default(), defrag: Defrag::new(limits) }
     }
 
     /// Datagrams the defragmenter is still waiting on, and the bytes it holds.
@@ -110,10 +107,7 @@ impl Decoder {
 
     /// Decode one packet. `Ok(None)` for packets that are not TCP (or a fragment still
     /// waiting for the rest of its datagram).
-    pub fn decode<'a>(
-        &'a mut self,
-        pkt: &Packet<'a>,
-    ) -> Result<Option<TcpSegment<'a>>, DecodeError> {
+    pub fn decode<'a>(&'a mut self, pkt: &Packet<'a>) -> Result<Option<TcpSegment<'a>>, DecodeError> {
         let Decoder { stats, defrag } = self;
         stats.packets += 1;
         if pkt.truncated() {
@@ -157,9 +151,7 @@ fn decode_packet<'a>(
         LaxIpSlice::Ipv6(_) => 6,
     };
     if want.is_some_and(|w| w != version) {
-        return Err(DecodeError::Malformed(
-            "IP version does not match the link type",
-        ));
+        return Err(DecodeError::Malformed("IP version does not match the link type"));
     }
     let ts = pkt.ts.0;
     match slice {
@@ -176,30 +168,16 @@ fn decode_packet<'a>(
                     return Ok(None);
                 }
                 if total < hlen {
-                    return Err(DecodeError::Malformed(
-                        "IPv4 total length below header length",
-                    ));
+                    return Err(DecodeError::Malformed("IPv4 total length below header length"));
                 }
                 let Some(data) = ip.get(hlen..total) else {
                     // Cut by the snap length: the datagram cannot be rebuilt.
                     stats.fragments_dropped += 1;
                     return Ok(None);
                 };
-                let key = FragKey {
-                    src,
-                    dst,
-                    id: u32::from(h.identification()),
-                    proto: 6,
-                };
+                let key = FragKey { src, dst, id: u32::from(h.identification()), proto: 6 };
                 let offset = usize::from(h.fragments_offset().byte_offset());
-                return match defrag.add(
-                    key,
-                    ts,
-                    offset,
-                    h.more_fragments(),
-                    data,
-                    &mut stats.fragments_dropped,
-                ) {
+                return match defrag.add(key, ts, offset, h.more_fragments(), data, &mut stats.fragments_dropped) {
                     FragOutcome::Complete(payload) => {
                         stats.reassembled_datagrams += 1;
                         tcp(src, dst, payload, payload.len()).map(Some)
@@ -240,9 +218,7 @@ fn decode_packet<'a>(
             let p = v6.payload();
             if p.ip_number != TCP {
                 if ext_err.is_some() {
-                    return Err(DecodeError::Malformed(
-                        "bad or truncated IPv6 extension header",
-                    ));
+                    return Err(DecodeError::Malformed("bad or truncated IPv6 extension header"));
                 }
                 stats.not_tcp += 1;
                 return Ok(None);
@@ -272,11 +248,7 @@ struct Frag6 {
 
 /// Walk the extension headers of the unfragmentable part looking for a Fragment
 /// header. The walk stops at the first header that is not an extension header.
-fn find_ipv6_fragment(
-    ip: &[u8],
-    first_header: u8,
-    payload_len: usize,
-) -> Result<Option<Frag6>, DecodeError> {
+fn find_ipv6_fragment(ip: &[u8], first_header: u8, payload_len: usize) -> Result<Option<Frag6>, DecodeError> {
     const HDR: usize = 40;
     let captured = ip.get(HDR..).unwrap_or(&[]);
     let payload = captured.get(..payload_len).unwrap_or(captured);
@@ -347,24 +319,11 @@ fn ipv6_fragment<'a>(
         stats.fragments_dropped += 1;
         return Ok(None);
     };
-    let key = FragKey {
-        src,
-        dst,
-        id: frag.id,
-        proto: 0,
-    };
-    match defrag.add(
-        key,
-        ts,
-        frag.offset,
-        frag.more,
-        data,
-        &mut stats.fragments_dropped,
-    ) {
+    let key = FragKey { src, dst, id: frag.id, proto: 0 };
+    match defrag.add(key, ts, frag.offset, frag.more, data, &mut stats.fragments_dropped) {
         FragOutcome::Complete(buf) => {
             stats.reassembled_datagrams += 1;
-            let (_, num, rest, err) =
-                Ipv6ExtensionsSlice::from_slice_lax(IpNumber(frag.inner), buf);
+            let (_, num, rest, err) = Ipv6ExtensionsSlice::from_slice_lax(IpNumber(frag.inner), buf);
             if num != TCP {
                 if err.is_some() {
                     return Err(DecodeError::Malformed("bad IPv6 extension header"));
@@ -381,24 +340,15 @@ fn ipv6_fragment<'a>(
 /// The TCP header (RFC 9293 §3.1). Read by hand because only the first 20 bytes are
 /// needed: a header whose options were cut by the snap length still yields ports,
 /// sequence numbers and flags (with no payload).
-fn tcp<'a>(
-    src_ip: IpAddr,
-    dst_ip: IpAddr,
-    b: &'a [u8],
-    wire_len: usize,
-) -> Result<TcpSegment<'a>, DecodeError> {
-    let h: &[u8; 20] = b
-        .get(..20)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(DecodeError::Malformed("TCP header truncated"))?;
+fn tcp<'a>(src_ip: IpAddr, dst_ip: IpAddr, b: &'a [u8], wire_len: usize) -> Result<TcpSegment<'a>, DecodeError> {
+    let h: &[u8; 20] =
+        b.get(..20).and_then(|s| s.try_into().ok()).ok_or(DecodeError::Malformed("TCP header truncated"))?;
     let doff = usize::from(h[12] >> 4) * 4;
     if doff < 20 {
         return Err(DecodeError::Malformed("TCP data offset below 5"));
     }
     if wire_len < doff {
-        return Err(DecodeError::Malformed(
-            "TCP header longer than the IP payload",
-        ));
+        return Err(DecodeError::Malformed("TCP header longer than the IP payload"));
     }
     let fl = h[13];
     Ok(TcpSegment {
@@ -408,12 +358,7 @@ fn tcp<'a>(
         dst_port: u16::from_be_bytes([h[2], h[3]]),
         seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
         ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
-        flags: TcpFlags {
-            fin: fl & 0x01 != 0,
-            syn: fl & 0x02 != 0,
-            rst: fl & 0x04 != 0,
-            ack: fl & 0x10 != 0,
-        },
+        flags: TcpFlags { fin: fl & 0x01 != 0, syn: fl & 0x02 != 0, rst: fl & 0x04 != 0, ack: fl & 0x10 != 0 },
         window: u16::from_be_bytes([h[14], h[15]]),
         payload: b.get(doff..).unwrap_or(&[]),
         payload_wire_len: u32::try_from(wire_len - doff).unwrap_or(u32::MAX),
@@ -441,18 +386,8 @@ mod tests {
         wire: u32,
     }
 
-    fn dec_at(
-        d: &mut Decoder,
-        link: LinkType,
-        data: &[u8],
-        ts: u64,
-    ) -> Result<Option<Seg>, DecodeError> {
-        let pkt = Packet {
-            ts: Timestamp(ts),
-            link,
-            data,
-            orig_len: data.len() as u32,
-        };
+    fn dec_at(d: &mut Decoder, link: LinkType, data: &[u8], ts: u64) -> Result<Option<Seg>, DecodeError> {
+        let pkt = Packet { ts: Timestamp(ts), link, data, orig_len: data.len() as u32 };
         Ok(d.decode(&pkt)?.map(|s| Seg {
             src: s.src_ip,
             dst: s.dst_ip,
@@ -477,39 +412,34 @@ mod tests {
 
     /// IPv4 + TCP: 192.0.2.1:40000 → 198.51.100.2:5432, PSH|ACK, payload "hello".
     const IPV4_TCP: &[u8] = &[
-        /* version 4, IHL 5 */ 0x45, /* DSCP/ECN */ 0x00,
-        /* total length 45 */ 0x00, 0x2d, /* identification */ 0x12, 0x34,
-        /* flags DF, offset 0 */ 0x40, 0x00, /* TTL */ 0x40,
-        /* protocol TCP */ 0x06, /* header checksum */ 0x00, 0x00,
-        /* source 192.0.2.1 */ 0xc0, 0x00, 0x02, 0x01,
-        /* destination 198.51.100.2 */ 0xc6, 0x33, 0x64, 0x02,
-        /* source port 40000 */ 0x9c, 0x40, /* destination port 5432 */ 0x15, 0x38,
-        /* sequence number */ 0x01, 0x02, 0x03, 0x04, /* acknowledgment number */ 0x0a,
-        0x0b, 0x0c, 0x0d, /* data offset 5 */ 0x50, /* flags PSH|ACK */ 0x18,
-        /* window */ 0x72, 0x10, /* checksum */ 0x00, 0x00,
+        /* version 4, IHL 5 */ 0x45, /* DSCP/ECN */ 0x00, /* total length 45 */ 0x00, 0x2d,
+        /* identification */ 0x12, 0x34, /* flags DF, offset 0 */ 0x40, 0x00, /* TTL */ 0x40,
+        /* protocol TCP */ 0x06, /* header checksum */ 0x00, 0x00, /* source 192.0.2.1 */ 0xc0, 0x00,
+        0x02, 0x01, /* destination 198.51.100.2 */ 0xc6, 0x33, 0x64, 0x02, /* source port 40000 */ 0x9c,
+        0x40, /* destination port 5432 */ 0x15, 0x38, /* sequence number */ 0x01, 0x02, 0x03, 0x04,
+        /* acknowledgment number */ 0x0a, 0x0b, 0x0c, 0x0d, /* data offset 5 */ 0x50,
+        /* flags PSH|ACK */ 0x18, /* window */ 0x72, 0x10, /* checksum */ 0x00, 0x00,
         /* urgent pointer */ 0x00, 0x00, /* payload */ b'h', b'e', b'l', b'l', b'o',
     ];
 
     /// IPv6 + Hop-by-Hop options + TCP: [2001:db8::1]:3306 → [2001:db8::2]:50000,
     /// SYN|ACK, payload "abc".
     const IPV6_HBH_TCP: &[u8] = &[
-        /* version 6, traffic class, flow label */ 0x60, 0x00, 0x00, 0x00,
-        /* payload length 31 */ 0x00, 0x1f, /* next header: Hop-by-Hop */ 0x00,
-        /* hop limit */ 0x40, /* source 2001:db8::1 */ 0x20, 0x01, 0x0d, 0xb8, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
-        /* destination 2001:db8::2 */ 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, /* HBH: next header TCP */ 0x06,
-        /* length 0 (8 bytes) */ 0x00, /* PadN option, 4 bytes */ 0x01, 0x04, 0x00, 0x00,
-        0x00, 0x00, /* source port 3306 */ 0x0c, 0xea, /* destination port 50000 */ 0xc3,
-        0x50, /* sequence number */ 0xff, 0xff, 0xff, 0xfe,
+        /* version 6, traffic class, flow label */ 0x60, 0x00, 0x00, 0x00, /* payload length 31 */ 0x00,
+        0x1f, /* next header: Hop-by-Hop */ 0x00, /* hop limit */ 0x40, /* source 2001:db8::1 */ 0x20,
+        0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+        /* destination 2001:db8::2 */ 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x02, /* HBH: next header TCP */ 0x06, /* length 0 (8 bytes) */ 0x00,
+        /* PadN option, 4 bytes */ 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, /* source port 3306 */ 0x0c, 0xea,
+        /* destination port 50000 */ 0xc3, 0x50, /* sequence number */ 0xff, 0xff, 0xff, 0xfe,
         /* acknowledgment number */ 0x00, 0x00, 0x00, 0x01, /* data offset 5 */ 0x50,
-        /* flags SYN|ACK */ 0x12, /* window */ 0x20, 0x00, /* checksum */ 0x00,
-        0x00, /* urgent pointer */ 0x00, 0x00, /* payload */ b'a', b'b', b'c',
+        /* flags SYN|ACK */ 0x12, /* window */ 0x20, 0x00, /* checksum */ 0x00, 0x00,
+        /* urgent pointer */ 0x00, 0x00, /* payload */ b'a', b'b', b'c',
     ];
 
     const ETH_IPV4: &[u8] = &[
-        /* destination MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* source MAC */ 0x66,
-        0x77, 0x88, 0x99, 0xaa, 0xbb, /* ethertype IPv4 */ 0x08, 0x00,
+        /* destination MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* source MAC */ 0x66, 0x77, 0x88, 0x99,
+        0xaa, 0xbb, /* ethertype IPv4 */ 0x08, 0x00,
     ];
 
     fn assert_v4(s: &Seg) {
@@ -517,40 +447,18 @@ mod tests {
         assert_eq!(s.dst, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)));
         assert_eq!((s.sport, s.dport), (40000, 5432));
         assert_eq!((s.seq, s.ack), (0x0102_0304, 0x0a0b_0c0d));
-        assert_eq!(
-            s.flags,
-            TcpFlags {
-                syn: false,
-                ack: true,
-                fin: false,
-                rst: false
-            }
-        );
+        assert_eq!(s.flags, TcpFlags { syn: false, ack: true, fin: false, rst: false });
         assert_eq!(s.window, 0x7210);
         assert_eq!(s.payload, b"hello");
         assert_eq!(s.wire, 5);
     }
 
     fn assert_v6(s: &Seg) {
-        assert_eq!(
-            s.src,
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
-        );
-        assert_eq!(
-            s.dst,
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2))
-        );
+        assert_eq!(s.src, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
+        assert_eq!(s.dst, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)));
         assert_eq!((s.sport, s.dport), (3306, 50000));
         assert_eq!((s.seq, s.ack), (0xffff_fffe, 1));
-        assert_eq!(
-            s.flags,
-            TcpFlags {
-                syn: true,
-                ack: true,
-                fin: false,
-                rst: false
-            }
-        );
+        assert_eq!(s.flags, TcpFlags { syn: true, ack: true, fin: false, rst: false });
         assert_eq!(s.payload, b"abc");
         assert_eq!(s.wire, 3);
     }
@@ -558,36 +466,33 @@ mod tests {
     /// Every link type carrying the same IPv4/TCP packet.
     fn v4_on_every_link() -> Vec<(LinkType, Vec<u8>)> {
         let vlan: &[u8] = &[
-            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77,
-            0x88, 0x99, 0xaa, 0xbb, /* ethertype 802.1Q */ 0x81, 0x00,
-            /* TCI: VLAN 100 */ 0x00, 0x64, /* ethertype IPv4 */ 0x08, 0x00,
+            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77, 0x88, 0x99, 0xaa,
+            0xbb, /* ethertype 802.1Q */ 0x81, 0x00, /* TCI: VLAN 100 */ 0x00, 0x64,
+            /* ethertype IPv4 */ 0x08, 0x00,
         ];
         let qinq: &[u8] = &[
-            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77,
-            0x88, 0x99, 0xaa, 0xbb, /* ethertype 802.1ad S-tag */ 0x88, 0xa8,
-            /* TCI */ 0x00, 0x0a, /* ethertype 802.1Q C-tag */ 0x81, 0x00,
-            /* TCI */ 0x00, 0x64, /* ethertype IPv4 */ 0x08, 0x00,
+            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77, 0x88, 0x99, 0xaa,
+            0xbb, /* ethertype 802.1ad S-tag */ 0x88, 0xa8, /* TCI */ 0x00, 0x0a,
+            /* ethertype 802.1Q C-tag */ 0x81, 0x00, /* TCI */ 0x00, 0x64, /* ethertype IPv4 */ 0x08,
+            0x00,
         ];
         let qinq_9100: &[u8] = &[
-            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77,
-            0x88, 0x99, 0xaa, 0xbb, /* ethertype QinQ (pre-standard) */ 0x91, 0x00,
-            /* TCI */ 0x00, 0x0a, /* ethertype 802.1Q */ 0x81, 0x00, /* TCI */ 0x00,
-            0x64, /* ethertype IPv4 */ 0x08, 0x00,
+            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77, 0x88, 0x99, 0xaa,
+            0xbb, /* ethertype QinQ (pre-standard) */ 0x91, 0x00, /* TCI */ 0x00, 0x0a,
+            /* ethertype 802.1Q */ 0x81, 0x00, /* TCI */ 0x00, 0x64, /* ethertype IPv4 */ 0x08, 0x00,
         ];
         let sll: &[u8] = &[
             /* packet type: to us */ 0x00, 0x00, /* ARPHRD_ETHER */ 0x00, 0x01,
-            /* address length */ 0x00, 0x06, /* address (8, padded) */ 0x66, 0x77, 0x88,
-            0x99, 0xaa, 0xbb, 0x00, 0x00, /* protocol IPv4 */ 0x08, 0x00,
+            /* address length */ 0x00, 0x06, /* address (8, padded) */ 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+            0x00, 0x00, /* protocol IPv4 */ 0x08, 0x00,
         ];
         let sll2: &[u8] = &[
-            /* protocol IPv4 */ 0x08, 0x00, /* reserved */ 0x00, 0x00,
-            /* interface index */ 0x00, 0x00, 0x00, 0x02, /* ARPHRD_ETHER */ 0x00, 0x01,
-            /* packet type: to us */ 0x00, /* address length */ 0x06,
-            /* address (8, padded) */ 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x00, 0x00,
+            /* protocol IPv4 */ 0x08, 0x00, /* reserved */ 0x00, 0x00, /* interface index */ 0x00, 0x00,
+            0x00, 0x02, /* ARPHRD_ETHER */ 0x00, 0x01, /* packet type: to us */ 0x00,
+            /* address length */ 0x06, /* address (8, padded) */ 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x00,
+            0x00,
         ];
-        let null_le: &[u8] = &[
-            /* AF_INET, little-endian host */ 0x02, 0x00, 0x00, 0x00,
-        ];
+        let null_le: &[u8] = &[/* AF_INET, little-endian host */ 0x02, 0x00, 0x00, 0x00];
         let null_be: &[u8] = &[/* AF_INET, big-endian host */ 0x00, 0x00, 0x00, 0x02];
         let lp: &[u8] = &[/* AF_INET, network order */ 0x00, 0x00, 0x00, 0x02];
         vec![
@@ -619,15 +524,11 @@ mod tests {
 
     #[test]
     fn ipv6_with_extension_header_on_raw_links() {
-        let null_af30: &[u8] = &[
-            /* AF_INET6 (macOS), little-endian */ 0x1e, 0x00, 0x00, 0x00,
-        ];
-        let null_af10: &[u8] = &[
-            /* AF_INET6 (Linux), big-endian */ 0x00, 0x00, 0x00, 0x0a,
-        ];
+        let null_af30: &[u8] = &[/* AF_INET6 (macOS), little-endian */ 0x1e, 0x00, 0x00, 0x00];
+        let null_af10: &[u8] = &[/* AF_INET6 (Linux), big-endian */ 0x00, 0x00, 0x00, 0x0a];
         let eth6: &[u8] = &[
-            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77,
-            0x88, 0x99, 0xaa, 0xbb, /* ethertype IPv6 */ 0x86, 0xdd,
+            /* dst MAC */ 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, /* src MAC */ 0x66, 0x77, 0x88, 0x99, 0xaa,
+            0xbb, /* ethertype IPv6 */ 0x86, 0xdd,
         ];
         for (link, frame) in [
             (LinkType::RAW, IPV6_HBH_TCP.to_vec()),
@@ -655,12 +556,7 @@ mod tests {
         let frame = cat(&[ETH_IPV4, IPV4_TCP]);
         let cut = &frame[..14 + 40 + 2];
         let mut d = Decoder::new();
-        let pkt = Packet {
-            ts: Timestamp(0),
-            link: LinkType::ETHERNET,
-            data: cut,
-            orig_len: frame.len() as u32,
-        };
+        let pkt = Packet { ts: Timestamp(0), link: LinkType::ETHERNET, data: cut, orig_len: frame.len() as u32 };
         let s = d.decode(&pkt).unwrap().expect("segment");
         assert_eq!(s.payload, b"he");
         assert_eq!(s.payload_wire_len, 5);
@@ -691,13 +587,9 @@ mod tests {
     fn ethernet_padding_is_not_payload() {
         // Minimum Ethernet frame is 60 bytes before the FCS: a short packet is padded.
         let mut frame = cat(&[ETH_IPV4, IPV4_TCP]);
-        frame.extend([
-            /* padding */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        ]);
+        frame.extend([/* padding */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
         let mut d = Decoder::new();
-        let s = dec(&mut d, LinkType::ETHERNET, &frame)
-            .unwrap()
-            .expect("segment");
+        let s = dec(&mut d, LinkType::ETHERNET, &frame).unwrap().expect("segment");
         assert_eq!(s.payload, b"hello");
         assert_eq!(s.wire, 5);
 
@@ -706,31 +598,18 @@ mod tests {
         syn[2..4].copy_from_slice(&40u16.to_be_bytes());
         syn[33] = 0x02;
         let frame = cat(&[ETH_IPV4, &syn, &[0u8; 6]]);
-        let s = dec(&mut d, LinkType::ETHERNET, &frame)
-            .unwrap()
-            .expect("segment");
+        let s = dec(&mut d, LinkType::ETHERNET, &frame).unwrap().expect("segment");
         assert!(s.payload.is_empty() && s.wire == 0 && s.flags.syn);
     }
 
     #[test]
     fn non_ip_and_non_tcp() {
         let mut d = Decoder::new();
-        let arp = cat(&[
-            &ETH_IPV4[..12],
-            &[/* ethertype ARP */ 0x08, 0x06],
-            &[0u8; 28],
-        ]);
+        let arp = cat(&[&ETH_IPV4[..12], &[/* ethertype ARP */ 0x08, 0x06], &[0u8; 28]]);
         assert_eq!(dec(&mut d, LinkType::ETHERNET, &arp), Ok(None));
-        let llc = cat(&[
-            &ETH_IPV4[..12],
-            &[/* 802.3 length */ 0x00, 0x26],
-            &[0u8; 38],
-        ]);
+        let llc = cat(&[&ETH_IPV4[..12], &[/* 802.3 length */ 0x00, 0x26], &[0u8; 38]]);
         assert_eq!(dec(&mut d, LinkType::ETHERNET, &llc), Ok(None));
-        assert_eq!(
-            dec(&mut d, LinkType::NULL, &[/* AF 99 */ 99, 0, 0, 0, 0x45]),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::NULL, &[/* AF 99 */ 99, 0, 0, 0, 0x45]), Ok(None));
         assert_eq!(d.stats.not_ip, 3);
         let mut udp = IPV4_TCP.to_vec();
         udp[9] = 17;
@@ -742,10 +621,7 @@ mod tests {
     #[test]
     fn unsupported_link_type() {
         let mut d = Decoder::new();
-        assert_eq!(
-            dec(&mut d, LinkType(147), IPV4_TCP),
-            Err(DecodeError::UnsupportedLinkType(147))
-        );
+        assert_eq!(dec(&mut d, LinkType(147), IPV4_TCP), Err(DecodeError::UnsupportedLinkType(147)));
         assert_eq!(d.stats.unsupported_link, 1);
     }
 
@@ -761,12 +637,7 @@ mod tests {
             }
             // Cut inside the link header or the first 20 bytes of IP: an error.
             assert!(
-                dec(
-                    &mut d,
-                    link,
-                    &frame[..frame.len() - IPV4_TCP.len().min(frame.len()) + 10]
-                )
-                .is_err()
+                dec(&mut d, link, &frame[..frame.len() - IPV4_TCP.len().min(frame.len()) + 10]).is_err()
                     || link == LinkType::RAW
             );
         }
@@ -830,17 +701,9 @@ mod tests {
     fn ipv4_fragments_in_order() {
         let t = tcp_bytes();
         let mut d = Decoder::new();
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(7, 0, true, &t[..24])),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(7, 24, true, &t[24..48])),
-            Ok(None)
-        );
-        let s = dec(&mut d, LinkType::RAW, &frag_v4(7, 48, false, &t[48..]))
-            .unwrap()
-            .expect("reassembled");
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(7, 0, true, &t[..24])), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(7, 24, true, &t[24..48])), Ok(None));
+        let s = dec(&mut d, LinkType::RAW, &frag_v4(7, 48, false, &t[48..])).unwrap().expect("reassembled");
         check_reassembled(&s);
         assert_eq!(d.stats.fragments, 3);
         assert_eq!(d.stats.reassembled_datagrams, 1);
@@ -853,36 +716,10 @@ mod tests {
         let t = tcp_bytes();
         let mut d = Decoder::new();
         let eth = |ip: Vec<u8>| cat(&[ETH_IPV4, &ip]);
-        assert_eq!(
-            dec(
-                &mut d,
-                LinkType::ETHERNET,
-                &eth(frag_v4(1, 48, false, &t[48..]))
-            ),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(
-                &mut d,
-                LinkType::ETHERNET,
-                &eth(frag_v4(2, 48, false, &t[48..]))
-            ),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(
-                &mut d,
-                LinkType::ETHERNET,
-                &eth(frag_v4(1, 0, true, &t[..24]))
-            ),
-            Ok(None)
-        );
-        let s = dec(
-            &mut d,
-            LinkType::ETHERNET,
-            &eth(frag_v4(1, 24, true, &t[24..48])),
-        )
-        .unwrap();
+        assert_eq!(dec(&mut d, LinkType::ETHERNET, &eth(frag_v4(1, 48, false, &t[48..]))), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::ETHERNET, &eth(frag_v4(2, 48, false, &t[48..]))), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::ETHERNET, &eth(frag_v4(1, 0, true, &t[..24]))), Ok(None));
+        let s = dec(&mut d, LinkType::ETHERNET, &eth(frag_v4(1, 24, true, &t[24..48]))).unwrap();
         check_reassembled(&s.expect("datagram 1"));
         assert_eq!(d.defrag_pending().0, 1); // datagram 2 still waiting
     }
@@ -891,29 +728,16 @@ mod tests {
     fn ipv4_overlapping_fragments_first_wins() {
         let t = tcp_bytes();
         let mut d = Decoder::new();
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(9, 0, true, &t[..32])),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(9, 0, true, &t[..32])), Ok(None));
         // Rewrites bytes 24..32 that already arrived: ignored there.
         let mut evil = t[24..].to_vec();
         evil[..8].copy_from_slice(b"XXXXXXXX");
-        let s = dec(&mut d, LinkType::RAW, &frag_v4(9, 24, false, &evil))
-            .unwrap()
-            .expect("reassembled");
+        let s = dec(&mut d, LinkType::RAW, &frag_v4(9, 24, false, &evil)).unwrap().expect("reassembled");
         check_reassembled(&s);
         // A duplicate of a whole fragment changes nothing either.
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(10, 0, true, &t[..24])),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(10, 0, true, &[b'Z'; 24])),
-            Ok(None)
-        );
-        let s = dec(&mut d, LinkType::RAW, &frag_v4(10, 24, false, &t[24..]))
-            .unwrap()
-            .expect("reassembled");
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(10, 0, true, &t[..24])), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(10, 0, true, &[b'Z'; 24])), Ok(None));
+        let s = dec(&mut d, LinkType::RAW, &frag_v4(10, 24, false, &t[24..])).unwrap().expect("reassembled");
         check_reassembled(&s);
     }
 
@@ -921,25 +745,9 @@ mod tests {
     fn ipv6_fragments() {
         let t = tcp_bytes();
         let mut d = Decoder::new();
-        assert_eq!(
-            dec(
-                &mut d,
-                LinkType::IPV6,
-                &frag_v6(0xdead_beef, 32, false, &t[32..])
-            ),
-            Ok(None)
-        );
-        let s = dec(
-            &mut d,
-            LinkType::IPV6,
-            &frag_v6(0xdead_beef, 0, true, &t[..32]),
-        )
-        .unwrap()
-        .expect("reassembled");
-        assert_eq!(
-            s.src,
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
-        );
+        assert_eq!(dec(&mut d, LinkType::IPV6, &frag_v6(0xdead_beef, 32, false, &t[32..])), Ok(None));
+        let s = dec(&mut d, LinkType::IPV6, &frag_v6(0xdead_beef, 0, true, &t[..32])).unwrap().expect("reassembled");
+        assert_eq!(s.src, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
         check_reassembled(&s);
         assert_eq!(d.stats.fragments, 2);
         assert_eq!(d.stats.reassembled_datagrams, 1);
@@ -954,12 +762,7 @@ mod tests {
         assert_eq!(dec(&mut d, LinkType::RAW, &udp), Ok(None));
         assert_eq!(d.stats.not_tcp, 1);
         let f = frag_v4(4, 0, true, &t[..24]);
-        let pkt = Packet {
-            ts: Timestamp(0),
-            link: LinkType::RAW,
-            data: &f[..30],
-            orig_len: f.len() as u32,
-        };
+        let pkt = Packet { ts: Timestamp(0), link: LinkType::RAW, data: &f[..30], orig_len: f.len() as u32 };
         assert!(matches!(d.decode(&pkt), Ok(None)));
         assert_eq!(d.stats.fragments_dropped, 1);
         assert_eq!(d.defrag_pending().0, 0);
@@ -968,19 +771,12 @@ mod tests {
     #[test]
     fn defrag_caps_hold() {
         let t = tcp_bytes();
-        let limits = DefragLimits {
-            max_datagrams: 4,
-            max_total_bytes: 200,
-            max_datagram_bytes: 1000,
-            timeout_ns: 1_000,
-        };
+        let limits =
+            DefragLimits { max_datagrams: 4, max_total_bytes: 200, max_datagram_bytes: 1000, timeout_ns: 1_000 };
         // Datagram count.
         let mut d = Decoder::with_defrag_limits(limits);
         for id in 0..10 {
-            assert_eq!(
-                dec(&mut d, LinkType::RAW, &frag_v4(id, 0, true, &t[..24])),
-                Ok(None)
-            );
+            assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(id, 0, true, &t[..24])), Ok(None));
             assert!(d.defrag_pending().0 <= 4);
         }
         assert_eq!(d.stats.fragments_dropped, 6);
@@ -995,34 +791,17 @@ mod tests {
 
         // Bytes per datagram.
         let mut d = Decoder::with_defrag_limits(limits);
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(1, 992, true, &t[..24])),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(1, 992, true, &t[..24])), Ok(None));
         assert_eq!(d.defrag_pending(), (0, 0));
         assert_eq!(d.stats.fragments_dropped, 1);
 
         // Age, in capture time.
         let mut d = Decoder::with_defrag_limits(limits);
-        assert_eq!(
-            dec_at(&mut d, LinkType::RAW, &frag_v4(1, 0, true, &t[..24]), 0),
-            Ok(None)
-        );
-        assert_eq!(
-            dec_at(&mut d, LinkType::RAW, &frag_v4(2, 0, true, &t[..24]), 5_000),
-            Ok(None)
-        );
+        assert_eq!(dec_at(&mut d, LinkType::RAW, &frag_v4(1, 0, true, &t[..24]), 0), Ok(None));
+        assert_eq!(dec_at(&mut d, LinkType::RAW, &frag_v4(2, 0, true, &t[..24]), 5_000), Ok(None));
         assert_eq!(d.defrag_pending().0, 1);
         // The rest of datagram 1 arrives too late to complete it.
-        assert_eq!(
-            dec_at(
-                &mut d,
-                LinkType::RAW,
-                &frag_v4(1, 24, false, &t[24..]),
-                5_001
-            ),
-            Ok(None)
-        );
+        assert_eq!(dec_at(&mut d, LinkType::RAW, &frag_v4(1, 24, false, &t[24..]), 5_001), Ok(None));
         assert_eq!(d.stats.reassembled_datagrams, 0);
         assert_eq!(d.stats.fragments_dropped, 1);
     }
@@ -1031,30 +810,15 @@ mod tests {
     fn inconsistent_fragments_are_dropped() {
         let t = tcp_bytes();
         let mut d = Decoder::new();
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(5, 24, false, &t[24..])),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(5, 24, false, &t[24..])), Ok(None));
         // A second "last" fragment with a different end.
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(5, 24, false, &t[24..40])),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(5, 24, false, &t[24..40])), Ok(None));
         assert_eq!(d.defrag_pending().0, 0);
         assert_eq!(d.stats.fragments_dropped, 2);
         // Data beyond the known end.
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(6, 8, false, &t[8..24])),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(6, 16, true, &t[16..40])),
-            Ok(None)
-        );
-        assert_eq!(
-            dec(&mut d, LinkType::RAW, &frag_v4(6, 0, true, &t[..8])),
-            Ok(None)
-        );
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(6, 8, false, &t[8..24])), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(6, 16, true, &t[16..40])), Ok(None));
+        assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(6, 0, true, &t[..8])), Ok(None));
         assert_eq!(d.stats.reassembled_datagrams, 0);
         assert_eq!(d.stats.fragments_dropped, 4);
     }

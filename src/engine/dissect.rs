@@ -166,10 +166,7 @@ impl Dissector {
                 Some(if self.midstream && !client_hello { TlsUpgrade::UnknownMidstream } else { TlsUpgrade::Direct });
             self.replay();
             // ALPN names the protocol inside (RFC 7301; PostgreSQL 17 sends "postgresql").
-            let alpn_pg = self
-                .tls
-                .as_ref()
-                .is_some_and(|t| t.summary().alpn_offered.iter().any(|a| a == "postgresql"));
+            let alpn_pg = self.tls.as_ref().is_some_and(|t| t.summary().alpn_offered.iter().any(|a| a == "postgresql"));
             if alpn_pg {
                 self.obs.engine = EngineKind::Postgres;
                 self.obs.engine_by_content = true;

@@ -107,8 +107,7 @@ fn looks_like_sql(b: &[u8]) -> bool {
     let Some(first) = head.iter().find(|c| !c.is_ascii_whitespace()) else {
         return false;
     };
-    (first.is_ascii_alphabetic() || matches!(first, b'(' | b'/' | b'-' | b'#'))
-        && head.iter().all(|&c| is_texty(c))
+    (first.is_ascii_alphabetic() || matches!(first, b'(' | b'/' | b'-' | b'#')) && head.iter().all(|&c| is_texty(c))
 }
 
 /// A TLS record header (handshake/alert/CCS/application data, version 3.x)?
@@ -160,20 +159,12 @@ pub fn parse_greeting(p: &[u8]) -> Option<Greeting> {
         return None;
     }
     let v = r.cstr()?;
-    if v.is_empty()
-        || v.len() > 256
-        || !v[0].is_ascii_digit()
-        || !v.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+    if v.is_empty() || v.len() > 256 || !v[0].is_ascii_digit() || !v.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
     {
         return None;
     }
     let raw_version = String::from_utf8_lossy(v).into_owned();
-    let mut g = Greeting {
-        protocol,
-        raw_version,
-        caps: 0,
-        auth_plugin: None,
-    };
+    let mut g = Greeting { protocol, raw_version, caps: 0, auth_plugin: None };
     r.le_u32()?; // thread id
     if protocol == 9 {
         return Some(g); // v9: scramble (cstr) follows, nothing we need
@@ -192,9 +183,7 @@ pub fn parse_greeting(p: &[u8]) -> Option<Greeting> {
     }
     let auth_len = r.u8().unwrap_or(0);
     let ext = match r.take(10) {
-        Some(res) if caps & CLIENT_MYSQL == 0 => {
-            u32::from_le_bytes([res[6], res[7], res[8], res[9]])
-        }
+        Some(res) if caps & CLIENT_MYSQL == 0 => u32::from_le_bytes([res[6], res[7], res[8], res[9]]),
         _ => 0,
     };
     g.caps = u64::from(caps) | (u64::from(ext) << 32);
@@ -249,15 +238,8 @@ pub fn parse_err(p: &[u8]) -> Option<ErrPacket> {
         let s = r.take(5)?;
         sqlstate = Some(text(s));
     }
-    let message: String = String::from_utf8_lossy(r.rest())
-        .chars()
-        .take(200)
-        .collect();
-    Some(ErrPacket {
-        code,
-        sqlstate,
-        message,
-    })
+    let message: String = String::from_utf8_lossy(r.rest()).chars().take(200).collect();
+    Some(ErrPacket { code, sqlstate, message })
 }
 
 /// HandshakeResponse41 / HandshakeResponse320, or the SSL request that is its prefix
@@ -296,11 +278,7 @@ pub fn parse_handshake_response(p: &[u8]) -> Option<HandshakeResponse> {
     } else {
         0
     };
-    let mut h = HandshakeResponse {
-        caps,
-        ext_caps,
-        ..Default::default()
-    };
+    let mut h = HandshakeResponse { caps, ext_caps, ..Default::default() };
     if r2.is_empty() {
         // The 32-byte prefix alone is the SSL request; without CLIENT_SSL it is junk.
         h.ssl_request = caps & CLIENT_SSL != 0;
@@ -340,10 +318,7 @@ fn parse_handshake_response_320(p: &[u8]) -> Option<HandshakeResponse> {
     let mut r = Reader::new(p);
     let caps = u32::from(r.le_u16()?);
     r.le_u24()?;
-    let mut h = HandshakeResponse {
-        caps,
-        ..Default::default()
-    };
+    let mut h = HandshakeResponse { caps, ..Default::default() };
     if r.is_empty() {
         h.ssl_request = caps & CLIENT_SSL != 0;
         return h.ssl_request.then_some(h);
@@ -405,10 +380,7 @@ pub fn parse_change_user(p: &[u8], caps: u32) -> Option<ChangeUser> {
     if r.u8()? != COM_CHANGE_USER {
         return None;
     }
-    let mut c = ChangeUser {
-        user: text(r.cstr()?),
-        ..Default::default()
-    };
+    let mut c = ChangeUser { user: text(r.cstr()?), ..Default::default() };
     if caps & CLIENT_SECURE_CONNECTION != 0 {
         let n = r.u8()?;
         r.skip(usize::from(n))?;
@@ -491,9 +463,7 @@ pub fn parse_query_text(p: &[u8], attrs: Option<bool>) -> Option<&[u8]> {
     }
     match (p[0], attrs) {
         (COM_QUERY, Some(true)) => with_attrs(body),
-        (COM_QUERY, None) if !looks_like_sql(body) => {
-            with_attrs(body).filter(|t| looks_like_sql(t))
-        }
+        (COM_QUERY, None) if !looks_like_sql(body) => with_attrs(body).filter(|t| looks_like_sql(t)),
         _ => Some(body),
     }
 }
@@ -502,8 +472,7 @@ pub fn parse_query_text(p: &[u8], attrs: Option<bool>) -> Option<&[u8]> {
 fn inflate_capped(src: &[u8], cap: usize) -> Option<Vec<u8>> {
     let mut d = flate2::Decompress::new(true);
     let mut out = Vec::with_capacity(cap);
-    d.decompress_vec(src, &mut out, flate2::FlushDecompress::Finish)
-        .ok()?;
+    d.decompress_vec(src, &mut out, flate2::FlushDecompress::Finish).ok()?;
     Some(out)
 }
 
@@ -545,11 +514,7 @@ fn probe_greeting(data: &[u8]) -> Probe {
     match kind {
         10 | 9 => {
             if complete {
-                return if parse_greeting(avail).is_some() {
-                    Probe::Match
-                } else {
-                    Probe::NoMatch
-                };
+                return if parse_greeting(avail).is_some() { Probe::Match } else { Probe::NoMatch };
             }
             // Partial: the version must be a digit then printable up to the NUL.
             let v = &avail[1..];
@@ -564,16 +529,10 @@ fn probe_greeting(data: &[u8]) -> Probe {
         }
         0xff => {
             if !complete {
-                return if len < 512 {
-                    Probe::NeedMore
-                } else {
-                    Probe::NoMatch
-                };
+                return if len < 512 { Probe::NeedMore } else { Probe::NoMatch };
             }
             match parse_err(avail) {
-                Some(e) if e.message.len() >= 4 && avail[3..].iter().all(|&b| is_texty(b)) => {
-                    Probe::Match
-                }
+                Some(e) if e.message.len() >= 4 && avail[3..].iter().all(|&b| is_texty(b)) => Probe::Match,
                 _ => Probe::NoMatch,
             }
         }
@@ -659,11 +618,7 @@ fn probe_packets(dir: Direction, data: &[u8]) -> Probe {
         return Probe::NoMatch;
     }
     if !complete {
-        return if len < PROBE_MAX_LEN {
-            Probe::NeedMore
-        } else {
-            Probe::NoMatch
-        };
+        return if len < PROBE_MAX_LEN { Probe::NeedMore } else { Probe::NoMatch };
     }
     let (n, exact) = walk(data, dir == Direction::ToServer);
     if exact || n >= 2 {
@@ -681,16 +636,10 @@ fn command_plausible(body: &[u8], len: usize) -> bool {
     let rest = &body[1..];
     match cmd {
         COM_QUERY | COM_STMT_PREPARE => {
-            !rest.is_empty()
-                && (looks_like_sql(rest)
-                    || parse_query_text(body, None).is_some_and(looks_like_sql))
+            !rest.is_empty() && (looks_like_sql(rest) || parse_query_text(body, None).is_some_and(looks_like_sql))
         }
         COM_INIT_DB | COM_FIELD_LIST => {
-            !rest.is_empty()
-                && rest
-                    .iter()
-                    .take(64)
-                    .all(|&b| b.is_ascii_graphic() || b >= 0x80 || b == 0)
+            !rest.is_empty() && rest.iter().take(64).all(|&b| b.is_ascii_graphic() || b >= 0x80 || b == 0)
         }
         COM_QUIT | 0x07 | 0x08 | 0x09 | 0x0a | 0x0d | 0x0e | COM_RESET_CONNECTION => len == 1,
         COM_STMT_CLOSE | COM_STMT_RESET | 0x0c => len == 5,
@@ -831,11 +780,7 @@ impl Framer {
                 self.hdr_len = 0;
                 self.cur_len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
                 self.cur_seq = h[3];
-                self.cur_ulen = if hsize == CHDR {
-                    u32::from_le_bytes([h[4], h[5], h[6], 0]) as usize
-                } else {
-                    0
-                };
+                self.cur_ulen = if hsize == CHDR { u32::from_le_bytes([h[4], h[5], h[6], 0]) as usize } else { 0 };
                 self.want = self.cur_len.min(cap);
                 self.body = Vec::with_capacity(self.want);
                 self.in_body = true;
@@ -959,21 +904,14 @@ impl MysqlState {
         // After the SSL request the server answers with TLS; a TLS record in either
         // direction then (or where a response was due) means TLS took over.
         if self.phase == Phase::Tls
-            || (self.phase == Phase::Response
-                && dir == Direction::ToServer
-                && looks_like_tls_record(data))
+            || (self.phase == Phase::Response && dir == Direction::ToServer && looks_like_tls_record(data))
         {
             if self.phase != Phase::Tls {
                 cx.obs.tls_requested = true;
-                Observed::note(
-                    &mut cx.obs.anomalies,
-                    "mysql: TLS records without a visible SSL request",
-                );
+                Observed::note(&mut cx.obs.anomalies, "mysql: TLS records without a visible SSL request");
             }
             self.phase = Phase::Tls;
-            cx.obs
-                .tls_upgrade
-                .get_or_insert(TlsUpgrade::MysqlSslRequest);
+            cx.obs.tls_upgrade.get_or_insert(TlsUpgrade::MysqlSslRequest);
             self.dirs[i].tls = true;
             return Feed::StartTls { offset: 0 };
         }
@@ -1020,10 +958,7 @@ impl MysqlState {
         d.wire.gap(len);
         if d.wire.lost {
             d.inner.reset();
-            Observed::note(
-                &mut cx.obs.anomalies,
-                format!("mysql: {len} bytes lost, resynchronising"),
-            );
+            Observed::note(&mut cx.obs.anomalies, format!("mysql: {len} bytes lost, resynchronising"));
         }
     }
 
@@ -1071,18 +1006,13 @@ impl MysqlState {
             match inflate_capped(&f.body, f.ulen.min(INFLATE_CAP)) {
                 Some(v) => v,
                 None => {
-                    Observed::note(
-                        &mut cx.obs.anomalies,
-                        "mysql: bad zlib data in compressed packet",
-                    );
+                    Observed::note(&mut cx.obs.anomalies, "mysql: bad zlib data in compressed packet");
                     Vec::new()
                 }
             }
         };
         if self.dirs[i].inner.lost {
-            if probe_packets(dir, &inner) != Probe::Match
-                && probe_packets(dir, &inner) != Probe::NeedMore
-            {
+            if probe_packets(dir, &inner) != Probe::Match && probe_packets(dir, &inner) != Probe::NeedMore {
                 return;
             }
             self.dirs[i].inner.reset();
@@ -1118,26 +1048,21 @@ impl MysqlState {
             return Next::Continue;
         };
         match self.phase {
-            Phase::Greeting | Phase::Unknown if seq == 0 && (kind == 10 || kind == 9) => {
-                match parse_greeting(p) {
-                    Some(g) => self.on_greeting(&g, cx),
-                    None if self.phase == Phase::Greeting => {
-                        Observed::note(&mut cx.obs.anomalies, "mysql: malformed server greeting");
-                        return Next::Stop;
-                    }
-                    None => {}
+            Phase::Greeting | Phase::Unknown if seq == 0 && (kind == 10 || kind == 9) => match parse_greeting(p) {
+                Some(g) => self.on_greeting(&g, cx),
+                None if self.phase == Phase::Greeting => {
+                    Observed::note(&mut cx.obs.anomalies, "mysql: malformed server greeting");
+                    return Next::Stop;
                 }
-            }
+                None => {}
+            },
             Phase::Greeting => {
                 if let Some(e) = (kind == 0xff).then(|| parse_err(p)).flatten() {
                     cx.obs.engine_by_content = true;
                     Observed::note(&mut cx.obs.errors, e.describe());
                     self.phase = Phase::Command;
                 } else {
-                    Observed::note(
-                        &mut cx.obs.anomalies,
-                        "mysql: first server packet is not a greeting",
-                    );
+                    Observed::note(&mut cx.obs.anomalies, "mysql: first server packet is not a greeting");
                     return Next::Stop;
                 }
             }
@@ -1233,9 +1158,7 @@ impl MysqlState {
         match self.phase {
             Phase::Greeting | Phase::Response => return self.on_response(seq, p, cx),
             Phase::Unknown
-                if seq == 1
-                    && parse_handshake_response(p)
-                        .is_some_and(|h| h.caps & CLIENT_PROTOCOL_41 != 0) =>
+                if seq == 1 && parse_handshake_response(p).is_some_and(|h| h.caps & CLIENT_PROTOCOL_41 != 0) =>
             {
                 return self.on_response(seq, p, cx);
             }
@@ -1268,9 +1191,7 @@ impl MysqlState {
             // NUL-terminated printable string is the password itself.
             let printable = p.len() >= 2
                 && p.last() == Some(&0)
-                && p[..p.len() - 1]
-                    .iter()
-                    .all(|&b| b.is_ascii_graphic() || b == b' ' || b >= 0x80);
+                && p[..p.len() - 1].iter().all(|&b| b.is_ascii_graphic() || b == b' ' || b >= 0x80);
             if printable {
                 self.saw_cleartext_password(cx);
             }
@@ -1281,15 +1202,8 @@ impl MysqlState {
     /// Handshake response or SSL request.
     fn on_response(&mut self, seq: u8, p: &[u8], cx: &mut ConnCx<'_>) -> Next {
         let Some(h) = parse_handshake_response(p) else {
-            Observed::note(
-                &mut cx.obs.anomalies,
-                format!("mysql: malformed handshake response (seq {seq})"),
-            );
-            return if self.phase == Phase::Greeting {
-                Next::Stop
-            } else {
-                Next::Continue
-            };
+            Observed::note(&mut cx.obs.anomalies, format!("mysql: malformed handshake response (seq {seq})"));
+            return if self.phase == Phase::Greeting { Next::Stop } else { Next::Continue };
         };
         cx.obs.engine_by_content = true;
         self.client_caps = Some(h.caps);
@@ -1308,17 +1222,9 @@ impl MysqlState {
         if let Some(app) = h.program_name {
             cx.obs.application_name = Some(app);
         }
-        let plugin = h
-            .auth_plugin
-            .or_else(|| self.plugin.clone())
-            .unwrap_or_else(|| {
-                if h.caps & CLIENT_SECURE_CONNECTION != 0 {
-                    "mysql_native_password"
-                } else {
-                    "mysql_old_password"
-                }
-                .into()
-            });
+        let plugin = h.auth_plugin.or_else(|| self.plugin.clone()).unwrap_or_else(|| {
+            if h.caps & CLIENT_SECURE_CONNECTION != 0 { "mysql_native_password" } else { "mysql_old_password" }.into()
+        });
         self.set_plugin(&plugin, cx);
         if plugin_is_cleartext(&plugin) && h.auth_len > 0 {
             self.saw_cleartext_password(cx);
@@ -1344,16 +1250,10 @@ impl MysqlState {
                         let t = String::from_utf8_lossy(t);
                         cx.obs.add_query(cx.cfg, sql::Dialect::Mysql, &t);
                     }
-                    None => Observed::note(
-                        &mut cx.obs.anomalies,
-                        "mysql: COM_QUERY with unparsable query attributes",
-                    ),
+                    None => Observed::note(&mut cx.obs.anomalies, "mysql: COM_QUERY with unparsable query attributes"),
                 }
                 if len > p.len() {
-                    Observed::note(
-                        &mut cx.obs.anomalies,
-                        format!("mysql: {len}-byte query cut at {} bytes", p.len()),
-                    );
+                    Observed::note(&mut cx.obs.anomalies, format!("mysql: {len}-byte query cut at {} bytes", p.len()));
                 }
             }
             COM_INIT_DB => {
@@ -1363,11 +1263,9 @@ impl MysqlState {
                 }
             }
             COM_CHANGE_USER => {
-                if let Some(c) = parse_change_user(
-                    p,
-                    self.client_caps
-                        .unwrap_or(CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH),
-                ) {
+                if let Some(c) =
+                    parse_change_user(p, self.client_caps.unwrap_or(CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH))
+                {
                     if !c.user.is_empty() {
                         cx.obs.user = Some(c.user);
                     }
@@ -1394,10 +1292,7 @@ impl MysqlState {
             | 0x1e
             | COM_RESET_CONNECTION
             | COM_STMT_BULK_EXECUTE => {}
-            other => Observed::note(
-                &mut cx.obs.anomalies,
-                format!("mysql: unknown command 0x{other:02x}"),
-            ),
+            other => Observed::note(&mut cx.obs.anomalies, format!("mysql: unknown command 0x{other:02x}")),
         }
     }
 }
@@ -1421,10 +1316,8 @@ mod tests {
             .map(|(d, h)| {
                 let dir = if d == "C" { C } else { S };
                 let h = h.trim().as_bytes();
-                let bytes = h
-                    .chunks(2)
-                    .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-                    .collect();
+                let bytes =
+                    h.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect();
                 (dir, bytes)
             })
             .collect()
@@ -1458,11 +1351,7 @@ mod tests {
             if in_tls[d.index()] {
                 continue;
             }
-            let mut cx = ConnCx {
-                cfg,
-                obs: &mut obs,
-                tls: &mut tls,
-            };
+            let mut cx = ConnCx { cfg, obs: &mut obs, tls: &mut tls };
             let f = st.feed(*d, c, &mut cx);
             feeds.push((*d, f));
             match f {
@@ -1485,10 +1374,7 @@ mod tests {
 
     /// The same bytes, one byte per chunk.
     fn bytewise(chunks: &[(Direction, Vec<u8>)]) -> Chunks {
-        chunks
-            .iter()
-            .flat_map(|(d, c)| c.iter().map(move |b| (*d, vec![*b])))
-            .collect()
+        chunks.iter().flat_map(|(d, c)| c.iter().map(move |b| (*d, vec![*b]))).collect()
     }
 
     fn assert_split_invariant(chunks: &[(Direction, Vec<u8>)]) {
@@ -1500,15 +1386,13 @@ mod tests {
     // MySQL 8.0 Initial Handshake v10 (hand-written per the protocol docs).
     const MYSQL8_GREETING: &[u8] = &[
         /* length */ 0x4a, 0x00, 0x00, /* seq */ 0x00, /* protocol */ 0x0a,
-        /* version "8.0.36" */ b'8', b'.', b'0', b'.', b'3', b'6', 0x00,
-        /* thread id */ 0x0c, 0x00, 0x00, 0x00, /* auth data part 1 */ 0x10, 0x22, 0x33,
-        0x44, 0x55, 0x66, 0x77, 0x18, /* filler */ 0x00, /* caps lower */ 0xff, 0xff,
-        /* charset */ 0xff, /* status */ 0x02, 0x00,
-        /* caps upper (incl. QUERY_ATTRIBUTES) */ 0xff, 0xdf,
-        /* auth data length */ 0x15, /* reserved */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* auth data part 2 */ 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a,
-        0x2b, 0x2c, 0x00, /* plugin */ b'c', b'a', b'c', b'h', b'i', b'n', b'g', b'_', b's',
-        b'h', b'a', b'2', b'_', b'p', b'a', b's', b's', b'w', b'o', b'r', b'd', 0x00,
+        /* version "8.0.36" */ b'8', b'.', b'0', b'.', b'3', b'6', 0x00, /* thread id */ 0x0c, 0x00, 0x00,
+        0x00, /* auth data part 1 */ 0x10, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x18, /* filler */ 0x00,
+        /* caps lower */ 0xff, 0xff, /* charset */ 0xff, /* status */ 0x02, 0x00,
+        /* caps upper (incl. QUERY_ATTRIBUTES) */ 0xff, 0xdf, /* auth data length */ 0x15,
+        /* reserved */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* auth data part 2 */ 0x21, 0x22, 0x23, 0x24, 0x25,
+        0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x00, /* plugin */ b'c', b'a', b'c', b'h', b'i', b'n', b'g',
+        b'_', b's', b'h', b'a', b'2', b'_', b'p', b'a', b's', b's', b'w', b'o', b'r', b'd', 0x00,
     ];
 
     /// HandshakeResponse41 payload built from its fields.
@@ -1560,9 +1444,8 @@ mod tests {
         | CLIENT_MYSQL;
 
     const OK_AFTER_AUTH: &[u8] = &[
-        /* length */ 0x07, 0x00, 0x00, /* seq */ 0x02, /* OK */ 0x00,
-        /* affected rows */ 0x00, /* last insert id */ 0x00, /* status */ 0x02,
-        0x00, /* warnings */ 0x00, 0x00,
+        /* length */ 0x07, 0x00, 0x00, /* seq */ 0x02, /* OK */ 0x00, /* affected rows */ 0x00,
+        /* last insert id */ 0x00, /* status */ 0x02, 0x00, /* warnings */ 0x00, 0x00,
     ];
 
     fn mysql8_login(caps: u32, plugin: &str) -> Chunks {
@@ -1598,27 +1481,17 @@ mod tests {
         let o = run(&plain_fx());
         assert_eq!(o.engine, EngineKind::Mysql);
         assert!(o.engine_by_content);
-        assert_eq!(
-            o.server_version.as_deref(),
-            Some("10.11.19-MariaDB-0+deb12u1")
-        );
+        assert_eq!(o.server_version.as_deref(), Some("10.11.19-MariaDB-0+deb12u1"));
         assert_eq!(o.tls_offered_by_server, Some(true));
         assert!(!o.tls_requested);
         assert_eq!(o.user.as_deref(), Some("app"));
         assert_eq!(o.database.as_deref(), Some("shop"));
         assert_eq!(o.application_name.as_deref(), Some("mysql"));
-        assert_eq!(
-            o.auth_method,
-            Some(AuthMethod::Plugin("mysql_native_password".into()))
-        );
+        assert_eq!(o.auth_method, Some(AuthMethod::Plugin("mysql_native_password".into())));
         assert_eq!(o.auth_ok, Some(true));
         assert!(!o.cleartext_password_seen);
         assert_eq!(o.query_count, 2);
-        assert!(
-            o.queries[0].starts_with("SELECT name FROM items WHERE id ="),
-            "{:?}",
-            o.queries
-        );
+        assert!(o.queries[0].starts_with("SELECT name FROM items WHERE id ="), "{:?}", o.queries);
         assert_eq!(o.queries[1], "SELECT COUNT(*) FROM items");
         // greeting, response, OK, 2 × (query, count, column, EOF, row, EOF), quit
         assert_eq!(o.plaintext_messages, 3 + 2 * 6 + 1);
@@ -1649,10 +1522,7 @@ mod tests {
                 _ => glued.push((d, c)),
             }
         }
-        assert_eq!(
-            format!("{:?}", run(&glued)),
-            format!("{:?}", run(&plain_fx()))
-        );
+        assert_eq!(format!("{:?}", run(&glued)), format!("{:?}", run(&plain_fx())));
     }
 
     #[test]
@@ -1661,10 +1531,7 @@ mod tests {
         let (o, feeds) = run_cfg(&EngineConfig::default(), false, &fx);
         assert!(o.tls_requested);
         assert_eq!(o.tls_upgrade, Some(TlsUpgrade::MysqlSslRequest));
-        assert_eq!(
-            o.server_version.as_deref(),
-            Some("10.11.19-MariaDB-0+deb12u1")
-        );
+        assert_eq!(o.server_version.as_deref(), Some("10.11.19-MariaDB-0+deb12u1"));
         // The SSL request is a 36-byte segment of its own: TLS starts at its end.
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 36 }));
         assert_eq!(feeds[2], (S, Feed::StartTls { offset: 0 }));
@@ -1674,11 +1541,7 @@ mod tests {
         // SSL request and ClientHello in one chunk: the offset is the end of the request.
         let mut joined = fx[1].1.clone();
         joined.extend_from_slice(&fx[2].1);
-        let (_, feeds) = run_cfg(
-            &EngineConfig::default(),
-            false,
-            &[fx[0].clone(), (C, joined)],
-        );
+        let (_, feeds) = run_cfg(&EngineConfig::default(), false, &[fx[0].clone(), (C, joined)]);
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 36 }));
     }
 
@@ -1686,11 +1549,7 @@ mod tests {
     fn tls_record_from_client_without_visible_ssl_request() {
         // The SSL request segment was lost; the client's next bytes are a TLS record.
         let fx = fixture(include_str!("../../tests/fixtures/mysql/tls.hex"));
-        let (o, feeds) = run_cfg(
-            &EngineConfig::default(),
-            false,
-            &[fx[0].clone(), fx[2].clone(), fx[3].clone()],
-        );
+        let (o, feeds) = run_cfg(&EngineConfig::default(), false, &[fx[0].clone(), fx[2].clone(), fx[3].clone()]);
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 0 }));
         assert_eq!(feeds[2], (S, Feed::StartTls { offset: 0 }));
         assert!(o.tls_requested);
@@ -1698,9 +1557,7 @@ mod tests {
 
     #[test]
     fn mariadb_clear_password_plugin_never_stores_password() {
-        let o = run(&fixture(include_str!(
-            "../../tests/fixtures/mysql/clear-password.hex"
-        )));
+        let o = run(&fixture(include_str!("../../tests/fixtures/mysql/clear-password.hex")));
         assert!(o.cleartext_password_seen);
         assert_eq!(o.auth_method, Some(AuthMethod::Cleartext));
         assert_eq!(o.user.as_deref(), Some("app"));
@@ -1711,24 +1568,16 @@ mod tests {
 
     #[test]
     fn mariadb_failed_login() {
-        let o = run(&fixture(include_str!(
-            "../../tests/fixtures/mysql/failed-login.hex"
-        )));
+        let o = run(&fixture(include_str!("../../tests/fixtures/mysql/failed-login.hex")));
         assert_eq!(o.auth_ok, Some(false));
         assert_eq!(o.errors.len(), 1);
-        assert!(
-            o.errors[0].starts_with("1045 (28000): Access denied for user 'app'@"),
-            "{:?}",
-            o.errors
-        );
+        assert!(o.errors[0].starts_with("1045 (28000): Access denied for user 'app'@"), "{:?}", o.errors);
         assert!(o.queries.is_empty());
     }
 
     #[test]
     fn mariadb_pam_dialog_is_cleartext() {
-        let o = run(&fixture(include_str!(
-            "../../tests/fixtures/mysql/pam-dialog.hex"
-        )));
+        let o = run(&fixture(include_str!("../../tests/fixtures/mysql/pam-dialog.hex")));
         assert_eq!(o.user.as_deref(), Some("pamuser"));
         assert!(o.cleartext_password_seen);
         assert_eq!(o.auth_method, Some(AuthMethod::Cleartext));
@@ -1738,21 +1587,11 @@ mod tests {
 
     #[test]
     fn mariadb_compressed_protocol() {
-        let o = run(&fixture(include_str!(
-            "../../tests/fixtures/mysql/compressed.hex"
-        )));
+        let o = run(&fixture(include_str!("../../tests/fixtures/mysql/compressed.hex")));
         assert_eq!(o.auth_ok, Some(true));
         assert_eq!(o.query_count, 2, "{o:?}");
-        assert!(
-            o.queries[0].starts_with("SELECT name FROM items WHERE name ="),
-            "{:?}",
-            o.queries
-        );
-        assert!(
-            o.queries[1].starts_with("SELECT REPEAT("),
-            "{:?}",
-            o.queries
-        );
+        assert!(o.queries[0].starts_with("SELECT name FROM items WHERE name ="), "{:?}", o.queries);
+        assert!(o.queries[1].starts_with("SELECT REPEAT("), "{:?}", o.queries);
         assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
     }
 
@@ -1780,14 +1619,8 @@ mod tests {
         assert_eq!(g.auth_plugin.as_deref(), Some("mysql_native_password"));
         // A MySQL 5.5.5 without MariaDB keeps its version.
         let mut p = fx[0].1[4..].to_vec();
-        p.splice(
-            1..1 + 32,
-            b"5.5.5-plain-server-without-name!".iter().copied(),
-        );
-        assert_eq!(
-            parse_greeting(&p).unwrap().version(),
-            "5.5.5-plain-server-without-name!"
-        );
+        p.splice(1..1 + 32, b"5.5.5-plain-server-without-name!".iter().copied());
+        assert_eq!(parse_greeting(&p).unwrap().version(), "5.5.5-plain-server-without-name!");
     }
 
     #[test]
@@ -1836,10 +1669,7 @@ mod tests {
         let o = run(&[(S, bytes)]);
         assert_eq!(
             o.errors,
-            vec![
-                "1130: Host '10.1.2.3' is not allowed to connect to this MariaDB server"
-                    .to_string()
-            ]
+            vec!["1130: Host '10.1.2.3' is not allowed to connect to this MariaDB server".to_string()]
         );
         assert!(o.engine_by_content);
     }
@@ -1850,38 +1680,28 @@ mod tests {
     fn ssl_request_mysql8() {
         let ssl: &[u8] = &[
             /* length */ 0x20, 0x00, 0x00, /* seq */ 0x01,
-            /* caps: PROTOCOL_41 | SSL | SECURE_CONNECTION | PLUGIN_AUTH ... */ 0x05, 0xae,
-            0xff, 0x01, /* max packet */ 0x00, 0x00, 0x00, 0x01, /* charset */ 0xff,
-            /* reserved */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0,
+            /* caps: PROTOCOL_41 | SSL | SECURE_CONNECTION | PLUGIN_AUTH ... */ 0x05, 0xae, 0xff, 0x01,
+            /* max packet */ 0x00, 0x00, 0x00, 0x01, /* charset */ 0xff, /* reserved */ 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         ];
         let h = parse_handshake_response(&ssl[4..]).unwrap();
         assert!(h.ssl_request);
         assert_eq!(probe(C, ssl, false), Probe::Match);
-        let hello: &[u8] = &[
-            /* TLS handshake */ 0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00,
-        ];
+        let hello: &[u8] = &[/* TLS handshake */ 0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00];
         let mut chunk = ssl.to_vec();
         chunk.extend_from_slice(hello);
         let (o, feeds) = run_cfg(
             &EngineConfig::default(),
             false,
-            &[
-                (S, MYSQL8_GREETING.to_vec()),
-                (C, chunk),
-                (S, vec![0x16, 0x03, 0x03, 0x00, 0x01, 0x02]),
-            ],
+            &[(S, MYSQL8_GREETING.to_vec()), (C, chunk), (S, vec![0x16, 0x03, 0x03, 0x00, 0x01, 0x02])],
         );
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 36 }));
         assert_eq!(feeds[2], (S, Feed::StartTls { offset: 0 }));
         assert!(o.tls_requested);
         assert_eq!(o.tls_upgrade, Some(TlsUpgrade::MysqlSslRequest));
         // Split at every byte: the StartTls comes with the request's last byte.
-        let (_, feeds) = run_cfg(
-            &EngineConfig::default(),
-            false,
-            &bytewise(&[(S, MYSQL8_GREETING.to_vec()), (C, ssl.to_vec())]),
-        );
+        let (_, feeds) =
+            run_cfg(&EngineConfig::default(), false, &bytewise(&[(S, MYSQL8_GREETING.to_vec()), (C, ssl.to_vec())]));
         assert_eq!(feeds.last(), Some(&(C, Feed::StartTls { offset: 1 })));
         // CLIENT_SSL clear in a 32-byte packet: not an SSL request.
         let mut bad = ssl[4..].to_vec();
@@ -1897,10 +1717,7 @@ mod tests {
         assert_eq!(o.user.as_deref(), Some("alice"));
         assert_eq!(o.database.as_deref(), Some("sales"));
         assert_eq!(o.application_name.as_deref(), Some("reporter"));
-        assert_eq!(
-            o.auth_method,
-            Some(AuthMethod::Plugin("caching_sha2_password".into()))
-        );
+        assert_eq!(o.auth_method, Some(AuthMethod::Plugin("caching_sha2_password".into())));
         assert!(!o.cleartext_password_seen);
         assert_eq!(o.plaintext_messages, 2);
     }
@@ -1909,10 +1726,9 @@ mod tests {
     fn handshake_response_annotated_without_db() {
         let p: &[u8] = &[
             /* caps: PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH */ 0x00, 0x82, 0x08, 0x00,
-            /* max packet */ 0x00, 0x00, 0x00, 0x40, /* charset */ 0x21,
-            /* reserved */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, /* user */ b'r', b'o', b'o', b't', 0x00, /* auth length */ 0x02,
-            /* auth */ 0xaa, 0xbb, /* plugin */ b'm', b'y', b'p', 0x00,
+            /* max packet */ 0x00, 0x00, 0x00, 0x40, /* charset */ 0x21, /* reserved */ 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* user */ b'r', b'o', b'o', b't', 0x00,
+            /* auth length */ 0x02, /* auth */ 0xaa, 0xbb, /* plugin */ b'm', b'y', b'p', 0x00,
         ];
         let h = parse_handshake_response(p).unwrap();
         assert_eq!(h.user.as_deref(), Some("root"));
@@ -1932,15 +1748,11 @@ mod tests {
     #[test]
     fn handshake_response_320() {
         let p: &[u8] = &[
-            /* caps: LONG_PASSWORD | CONNECT_WITH_DB */ 0x09, 0x00,
-            /* max packet */ 0x00, 0x00, 0x01, /* user */ b'o', b'l', b'd', 0x00,
-            /* auth */ b'x', b'y', 0x00, /* db */ b'd', b'b', 0x00,
+            /* caps: LONG_PASSWORD | CONNECT_WITH_DB */ 0x09, 0x00, /* max packet */ 0x00, 0x00, 0x01,
+            /* user */ b'o', b'l', b'd', 0x00, /* auth */ b'x', b'y', 0x00, /* db */ b'd', b'b', 0x00,
         ];
         let h = parse_handshake_response(p).unwrap();
-        assert_eq!(
-            (h.user.as_deref(), h.database.as_deref()),
-            (Some("old"), Some("db"))
-        );
+        assert_eq!((h.user.as_deref(), h.database.as_deref()), (Some("old"), Some("db")));
         let o = run(&[(S, MYSQL8_GREETING.to_vec()), (C, pkt(1, p))]);
         assert_eq!(o.user.as_deref(), Some("old"));
     }
@@ -1960,20 +1772,7 @@ mod tests {
         let secret = b"hunter2-secret\0";
         let chunks = vec![
             (S, MYSQL8_GREETING.to_vec()),
-            (
-                C,
-                pkt(
-                    1,
-                    &response41(
-                        CAPS8,
-                        "bob",
-                        secret,
-                        None,
-                        Some("mysql_clear_password"),
-                        &[],
-                    ),
-                ),
-            ),
+            (C, pkt(1, &response41(CAPS8, "bob", secret, None, Some("mysql_clear_password"), &[]))),
             (S, OK_AFTER_AUTH.to_vec()),
         ];
         let o = run(&chunks);
@@ -2005,18 +1804,12 @@ mod tests {
     #[test]
     fn auth_switch_to_other_plugin_is_not_cleartext() {
         let mut chunks = mysql8_login(CAPS8, "caching_sha2_password");
-        chunks.push((
-            S,
-            pkt(2, b"\xfemysql_native_password\0abcdefghij0123456789\0"),
-        ));
+        chunks.push((S, pkt(2, b"\xfemysql_native_password\0abcdefghij0123456789\0")));
         chunks.push((C, pkt(3, &[0x11; 20])));
         chunks.push((S, pkt(4, &OK_AFTER_AUTH[4..])));
         let o = run(&chunks);
         assert!(!o.cleartext_password_seen);
-        assert_eq!(
-            o.auth_method,
-            Some(AuthMethod::Plugin("mysql_native_password".into()))
-        );
+        assert_eq!(o.auth_method, Some(AuthMethod::Plugin("mysql_native_password".into())));
         assert_eq!(o.auth_ok, Some(true));
     }
 
@@ -2054,25 +1847,17 @@ mod tests {
     fn err_after_auth() {
         let mut chunks = mysql8_login(CAPS8, "caching_sha2_password");
         let mut e = vec![/* ERR */ 0xff, /* 1045 */ 0x15, 0x04, b'#'];
-        e.extend_from_slice(
-            b"28000Access denied for user 'alice'@'10.0.0.9' (using password: YES)",
-        );
+        e.extend_from_slice(b"28000Access denied for user 'alice'@'10.0.0.9' (using password: YES)");
         chunks.push((S, pkt(2, &e)));
         let o = run(&chunks);
         assert_eq!(o.auth_ok, Some(false));
         assert_eq!(
             o.errors,
-            vec![
-                "1045 (28000): Access denied for user 'alice'@'10.0.0.9' (using password: YES)"
-                    .to_string()
-            ]
+            vec!["1045 (28000): Access denied for user 'alice'@'10.0.0.9' (using password: YES)".to_string()]
         );
         // Truncated ERR: no panic, and no "28000" invented.
         assert_eq!(parse_err(&[0xff, 0x15]), None);
-        assert_eq!(
-            parse_err(&[0xff, 0x15, 0x04, b'#', b'2']).unwrap().sqlstate,
-            None
-        );
+        assert_eq!(parse_err(&[0xff, 0x15, 0x04, b'#', b'2']).unwrap().sqlstate, None);
         // MariaDB progress report is not an error.
         assert_eq!(parse_err(&[0xff, 0xff, 0xff, 0x01, 0x01]), None);
     }
@@ -2131,34 +1916,22 @@ mod tests {
     #[test]
     fn com_query_with_query_attributes() {
         let with_params: &[u8] = &[
-            /* COM_QUERY */ 0x03, /* parameter_count */ 0x03,
-            /* parameter_set_count */ 0x01, /* null bitmap: 2nd is NULL */ 0x02,
-            /* new_params_bind_flag */ 0x01, /* type LONGLONG */ 0x08, 0x00,
-            /* name */ 0x02, b'i', b'd', /* type STRING */ 0xfe, 0x00,
-            /* name */ 0x01, b'n', /* type DATETIME */ 0x0c, 0x00, /* name */ 0x02,
-            b'd', b't', /* id = 7 */ 0x07, 0, 0, 0, 0, 0, 0, 0,
-            /* dt: length 4, 2024-05-01 */ 0x04, 0xe8, 0x07, 0x05, 0x01,
-            /* query */ b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'4', b'2',
+            /* COM_QUERY */ 0x03, /* parameter_count */ 0x03, /* parameter_set_count */ 0x01,
+            /* null bitmap: 2nd is NULL */ 0x02, /* new_params_bind_flag */ 0x01,
+            /* type LONGLONG */ 0x08, 0x00, /* name */ 0x02, b'i', b'd', /* type STRING */ 0xfe, 0x00,
+            /* name */ 0x01, b'n', /* type DATETIME */ 0x0c, 0x00, /* name */ 0x02, b'd', b't',
+            /* id = 7 */ 0x07, 0, 0, 0, 0, 0, 0, 0, /* dt: length 4, 2024-05-01 */ 0x04, 0xe8, 0x07, 0x05,
+            0x01, /* query */ b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'4', b'2',
         ];
         let no_params: &[u8] = &[
-            /* COM_QUERY */ 0x03, /* parameter_count */ 0x00,
-            /* parameter_set_count */ 0x01, /* query */ b'S', b'E', b'L', b'E', b'C',
-            b'T', b' ', b'7',
+            /* COM_QUERY */ 0x03, /* parameter_count */ 0x00, /* parameter_set_count */ 0x01,
+            /* query */ b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'7',
         ];
-        assert_eq!(
-            parse_query_text(with_params, Some(true)),
-            Some(&b"SELECT 42"[..])
-        );
-        assert_eq!(
-            parse_query_text(no_params, Some(true)),
-            Some(&b"SELECT 7"[..])
-        );
+        assert_eq!(parse_query_text(with_params, Some(true)), Some(&b"SELECT 42"[..]));
+        assert_eq!(parse_query_text(no_params, Some(true)), Some(&b"SELECT 7"[..]));
         // Mid-stream, capabilities unknown: recognised by shape.
         assert_eq!(parse_query_text(with_params, None), Some(&b"SELECT 42"[..]));
-        assert_eq!(
-            parse_query_text(b"\x03SELECT 1", None),
-            Some(&b"SELECT 1"[..])
-        );
+        assert_eq!(parse_query_text(b"\x03SELECT 1", None), Some(&b"SELECT 1"[..]));
 
         let mut chunks = logged_in(CAPS_QA);
         chunks.push((C, pkt(0, with_params)));
@@ -2180,10 +1953,7 @@ mod tests {
 
     #[test]
     fn long_query_is_cut_and_framing_kept() {
-        let cfg = EngineConfig {
-            max_message: 100,
-            ..EngineConfig::default()
-        };
+        let cfg = EngineConfig { max_message: 100, ..EngineConfig::default() };
         let long = format!("SELECT '{}'", "a".repeat(5000));
         let mut chunks = logged_in(CAPS8);
         let q = query(0, &long);
@@ -2205,10 +1975,7 @@ mod tests {
         let mut chunks = logged_in(CAPS8);
         chunks.push((C, query(0, "SELECT big FROM blobs")));
         let mut resp = pkt(1, &[0x01]); // one column
-        resp.extend(pkt(
-            2,
-            b"\x03def\x00\x00\x00\x03big\x00\x0c\x21\x00\xff\xff\xff\x00\xfc\x00\x00\x00\x00",
-        ));
+        resp.extend(pkt(2, b"\x03def\x00\x00\x00\x03big\x00\x0c\x21\x00\xff\xff\xff\x00\xfc\x00\x00\x00\x00"));
         resp.extend(pkt(3, &[0xfe, 0, 0, 2, 0]));
         let mut row = vec![0xfd, 0x40, 0x0d, 0x03]; // lenenc 200 000
         row.extend(std::iter::repeat(b'x').take(200_000));
@@ -2226,10 +1993,7 @@ mod tests {
 
     #[test]
     fn max_size_packet_continuation_is_not_a_command() {
-        let cfg = EngineConfig {
-            max_message: 64,
-            ..EngineConfig::default()
-        };
+        let cfg = EngineConfig { max_message: 64, ..EngineConfig::default() };
         let mut chunks = logged_in(CAPS8);
         let mut first = vec![0xff, 0xff, 0xff, 0x00, COM_QUERY];
         first.extend_from_slice(b"INSERT INTO t VALUES ('");
@@ -2253,21 +2017,10 @@ mod tests {
 
     /// Compressed wrapper: 3-byte compressed length, seq, 3-byte uncompressed length.
     fn cpkt(seq: u8, inner: &[u8], compress: bool) -> Vec<u8> {
-        let (body, ulen) = if compress {
-            (zlib(inner), inner.len())
-        } else {
-            (inner.to_vec(), 0)
-        };
+        let (body, ulen) = if compress { (zlib(inner), inner.len()) } else { (inner.to_vec(), 0) };
         let n = body.len();
-        let mut v = vec![
-            n as u8,
-            (n >> 8) as u8,
-            (n >> 16) as u8,
-            seq,
-            ulen as u8,
-            (ulen >> 8) as u8,
-            (ulen >> 16) as u8,
-        ];
+        let mut v =
+            vec![n as u8, (n >> 8) as u8, (n >> 16) as u8, seq, ulen as u8, (ulen >> 8) as u8, (ulen >> 16) as u8];
         v.extend(body);
         v
     }
@@ -2306,24 +2059,13 @@ mod tests {
         let bomb = vec![0u8; 4 << 20];
         let z = zlib(&bomb);
         let n = z.len();
-        let mut b = vec![
-            n as u8,
-            (n >> 8) as u8,
-            (n >> 16) as u8,
-            0,
-            0xff,
-            0xff,
-            0x3f,
-        ];
+        let mut b = vec![n as u8, (n >> 8) as u8, (n >> 16) as u8, 0, 0xff, 0xff, 0x3f];
         b.extend(z);
         chunks.push((S, b));
         // Garbage that is not zlib.
         chunks.push((S, vec![4, 0, 0, 1, 4, 0, 0, 0xde, 0xad, 0xbe, 0xef]));
         let o = run(&chunks);
-        assert_eq!(
-            o.queries,
-            vec!["SELECT spanning FROM two_wrappers".to_string()]
-        );
+        assert_eq!(o.queries, vec!["SELECT spanning FROM two_wrappers".to_string()]);
         assert!(o.anomalies.iter().any(|a| a.contains("zlib")));
     }
 
@@ -2336,9 +2078,7 @@ mod tests {
             b"\x00\x00\x00\x25\x00\x03\x00\x00user\x00postgres\x00database\x00x\x00\x00", // StartupMessage
             b"GET / HTTP/1.1\r\nHost: db\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-            &[
-                0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
-            ], // TLS ClientHello
+            &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03], // TLS ClientHello
             b"*1\r\n$4\r\nPING\r\n",
             b"+PONG\r\n",
             b"R\x00\x00\x00\x08\x00\x00\x00\x00", // PG AuthenticationOk
@@ -2393,19 +2133,12 @@ mod tests {
         let mut seq = q.clone();
         seq[3] = 5;
         assert_eq!(probe(C, &seq, true), Probe::NoMatch);
-        assert_eq!(
-            probe(C, &pkt(0, &[0x03, 0x00, 0x9c, 0x13, 0x01, 0x02]), true),
-            Probe::NoMatch
-        );
+        assert_eq!(probe(C, &pkt(0, &[0x03, 0x00, 0x9c, 0x13, 0x01, 0x02]), true), Probe::NoMatch);
         assert_eq!(probe(C, &pkt(0, &[0x42, b'a', b'b']), true), Probe::NoMatch);
         // Server: a lone text row is too weak.
         assert_eq!(probe(S, &pkt(4, b"\x05apple"), true), Probe::NoMatch);
         // Compressed, mid-stream.
-        let c = cpkt(
-            0,
-            &query(0, "SELECT x FROM y WHERE z = 'compressed mid-stream'"),
-            true,
-        );
+        let c = cpkt(0, &query(0, "SELECT x FROM y WHERE z = 'compressed mid-stream'"), true);
         assert_eq!(probe(C, &c, true), Probe::Match);
         assert_eq!(probe(C, &c, false), Probe::NoMatch);
     }
@@ -2426,22 +2159,10 @@ mod tests {
         let mut tls = None;
         let mut st = MysqlState::new(false);
         for (d, c) in &fx[..3] {
-            st.feed(
-                *d,
-                c,
-                &mut ConnCx {
-                    cfg: &cfg,
-                    obs: &mut obs,
-                    tls: &mut tls,
-                },
-            );
+            st.feed(*d, c, &mut ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls });
         }
         let q = query(0, "SELECT lost FROM t");
-        let mut cx = ConnCx {
-            cfg: &cfg,
-            obs: &mut obs,
-            tls: &mut tls,
-        };
+        let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
         st.feed(C, &q[..6], &mut cx);
         st.gap(C, 5, &mut cx);
         st.feed(C, &q[11..], &mut cx);
@@ -2451,23 +2172,12 @@ mod tests {
         // A gap inside a skipped result body keeps the framing.
         let mut st = MysqlState::new(false);
         let mut obs = Observed::default();
-        let mut cx = ConnCx {
-            cfg: &cfg,
-            obs: &mut obs,
-            tls: &mut tls,
-        };
+        let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
         for (d, c) in &fx[..4] {
             st.feed(*d, c, &mut cx);
         }
-        let small = EngineConfig {
-            max_message: 64,
-            ..EngineConfig::default()
-        };
-        let mut cx = ConnCx {
-            cfg: &small,
-            obs: &mut obs,
-            tls: &mut tls,
-        };
+        let small = EngineConfig { max_message: 64, ..EngineConfig::default() };
+        let mut cx = ConnCx { cfg: &small, obs: &mut obs, tls: &mut tls };
         let row = pkt(1, &[b'r'; 1000]);
         st.feed(S, &row[..100], &mut cx);
         st.gap(S, 500, &mut cx);
@@ -2486,9 +2196,7 @@ mod tests {
             &[0xff],
             &[0xfe],
             &[0x11, 0],
-            &[
-                0x03, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-            ],
+            &[0x03, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
             &[0x03, 0xfc, 0xff, 0xff, 0x01, 0x00],
         ] {
             let _ = parse_greeting(p);

@@ -66,11 +66,7 @@ fn probe_start(data: &[u8]) -> Probe {
     let mut r = Reader::new(data);
     let (Some(len), Some(code)) = (r.be_u32(), r.be_u32()) else {
         // A length is at most 10000, so the first two bytes must be zero.
-        return if data.iter().take(2).all(|&b| b == 0) {
-            Probe::NeedMore
-        } else {
-            Probe::NoMatch
-        };
+        return if data.iter().take(2).all(|&b| b == 0) { Probe::NeedMore } else { Probe::NoMatch };
     };
     match parse_start_header(len, code) {
         None => Probe::NoMatch,
@@ -270,10 +266,7 @@ struct StartupParams<'a> {
 /// Parse the name/value pairs after the protocol version, ending with an empty name.
 fn parse_startup_params(body: &[u8]) -> Option<StartupParams<'_>> {
     let mut r = Reader::new(body);
-    let mut p = StartupParams {
-        printable_keys: true,
-        ..Default::default()
-    };
+    let mut p = StartupParams { printable_keys: true, ..Default::default() };
     loop {
         let key = r.cstr()?;
         if key.is_empty() {
@@ -414,11 +407,7 @@ fn parse_sasl_initial(body: &[u8]) -> Option<&[u8]> {
 /// Bytes from the wire as report text: lossy UTF-8, control characters replaced,
 /// bounded.
 fn text(b: &[u8], max_chars: usize) -> String {
-    String::from_utf8_lossy(b)
-        .chars()
-        .take(max_chars)
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
+    String::from_utf8_lossy(b).chars().take(max_chars).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -655,10 +644,7 @@ impl PgsqlState {
                             obs.application_name = Some(text(a, MAX_FIELD_CHARS));
                         }
                     }
-                    None => Observed::note(
-                        &mut obs.anomalies,
-                        "pgsql: malformed StartupMessage parameters",
-                    ),
+                    None => Observed::note(&mut obs.anomalies, "pgsql: malformed StartupMessage parameters"),
                 }
             }
             None => {}
@@ -726,13 +712,7 @@ impl PgsqlState {
     }
 
     /// Typed messages: 1 type byte + Int32 length (Message Formats).
-    fn step_typed(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        pos: &mut usize,
-        cx: &mut ConnCx<'_>,
-    ) -> Option<Feed> {
+    fn step_typed(&mut self, dir: Direction, data: &[u8], pos: &mut usize, cx: &mut ConnCx<'_>) -> Option<Feed> {
         let d = dir.index();
         let side = &mut self.side[d];
         let avail = &data[*pos..];
@@ -769,13 +749,7 @@ impl PgsqlState {
             if side.buf.len() < 5 {
                 return None;
             }
-            [
-                side.buf[0],
-                side.buf[1],
-                side.buf[2],
-                side.buf[3],
-                side.buf[4],
-            ]
+            [side.buf[0], side.buf[1], side.buf[2], side.buf[3], side.buf[4]]
         };
         let header_buffered = !side.buf.is_empty();
         let ty = hdr[0];
@@ -783,10 +757,7 @@ impl PgsqlState {
         if !header_ok(dir, ty, len, MAX_BULK_LEN) {
             Observed::note(
                 &mut cx.obs.anomalies,
-                format!(
-                    "pgsql: bad {} message header (type 0x{ty:02x}, length {len}); resyncing",
-                    dir_name(dir)
-                ),
+                format!("pgsql: bad {} message header (type 0x{ty:02x}, length {len}); resyncing", dir_name(dir)),
             );
             side.buf.clear();
             side.mode = Mode::Resync;
@@ -927,15 +898,10 @@ impl PgsqlState {
                 obs.auth_method = Some(AuthMethod::Sspi);
                 self.expect_p = PExpect::Opaque;
             }
-            AuthRequest::KerberosV5 => {
-                obs.auth_method = Some(AuthMethod::Other("kerberos-v5".into()))
-            }
+            AuthRequest::KerberosV5 => obs.auth_method = Some(AuthMethod::Other("kerberos-v5".into())),
             AuthRequest::Scm => obs.auth_method = Some(AuthMethod::Other("scm-credential".into())),
             AuthRequest::Unknown(n) => {
-                Observed::note(
-                    &mut obs.anomalies,
-                    format!("pgsql: unknown authentication request {n}"),
-                );
+                Observed::note(&mut obs.anomalies, format!("pgsql: unknown authentication request {n}"));
             }
         }
     }
@@ -947,20 +913,10 @@ impl PgsqlState {
     fn on_error(&mut self, body: &[u8], cx: &mut ConnCx<'_>) {
         let obs = &mut *cx.obs;
         let f = parse_error_fields(body);
-        let sev = f
-            .severity
-            .map(|s| text(s, 16))
-            .unwrap_or_else(|| "ERROR".into());
+        let sev = f.severity.map(|s| text(s, 16)).unwrap_or_else(|| "ERROR".into());
         let code = f.code.map(|c| text(c, 5)).unwrap_or_default();
-        let msg = f
-            .message
-            .map(|m| text(m, MAX_ERROR_CHARS))
-            .unwrap_or_default();
-        let line = if code.is_empty() {
-            format!("{sev}: {msg}")
-        } else {
-            format!("{sev} {code}: {msg}")
-        };
+        let msg = f.message.map(|m| text(m, MAX_ERROR_CHARS)).unwrap_or_default();
+        let line = if code.is_empty() { format!("{sev}: {msg}") } else { format!("{sev} {code}: {msg}") };
         Observed::note(&mut obs.errors, line);
         let fatal = sev == "FATAL" || sev == "PANIC";
         if fatal && !self.ready && (code.starts_with("28") || self.startup_seen) {
@@ -1033,10 +989,7 @@ mod tests {
     fn unhex(s: &str) -> Vec<u8> {
         let s = s.trim();
         assert!(s.len() % 2 == 0, "odd hex length");
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     /// A recorded exchange: "> HEX" client→server, "< HEX" server→client per segment.
@@ -1069,22 +1022,14 @@ mod tests {
             if done[dir.index()] {
                 continue;
             }
-            let mut cx = ConnCx {
-                cfg,
-                obs: &mut obs,
-                tls: &mut tls,
-            };
+            let mut cx = ConnCx { cfg, obs: &mut obs, tls: &mut tls };
             let f = st.feed(*dir, data, &mut cx);
             if f != Feed::Continue {
                 done[dir.index()] = true;
             }
             feeds.push((*dir, f));
         }
-        Run {
-            obs,
-            feeds,
-            state: st,
-        }
+        Run { obs, feeds, state: st }
     }
 
     fn run(chunks: &[(Direction, Vec<u8>)]) -> Run {
@@ -1093,10 +1038,8 @@ mod tests {
 
     /// The same exchange fed one byte at a time.
     fn run_bytewise(chunks: &[(Direction, Vec<u8>)], midstream: bool) -> Observed {
-        let single: Vec<(Direction, Vec<u8>)> = chunks
-            .iter()
-            .flat_map(|(d, data)| data.iter().map(move |b| (*d, vec![*b])))
-            .collect();
+        let single: Vec<(Direction, Vec<u8>)> =
+            chunks.iter().flat_map(|(d, data)| data.iter().map(move |b| (*d, vec![*b]))).collect();
         run_with(&EngineConfig::default(), &single, midstream).obs
     }
 
@@ -1154,20 +1097,15 @@ mod tests {
         /* terminator */ 0x00,
     ];
     const AUTH_CLEARTEXT: [u8; 9] = [
-        /* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x08,
-        /* 3 = cleartext */ 0x00, 0x00, 0x00, 0x03,
+        /* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x08, /* 3 = cleartext */ 0x00, 0x00, 0x00, 0x03,
     ];
     const AUTH_MD5: [u8; 13] = [
-        /* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x0c, /* 5 = MD5 */ 0x00,
-        0x00, 0x00, 0x05, /* salt */ 0x01, 0x02, 0x03, 0x04,
+        /* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x0c, /* 5 = MD5 */ 0x00, 0x00, 0x00, 0x05,
+        /* salt */ 0x01, 0x02, 0x03, 0x04,
     ];
-    const AUTH_OK: [u8; 9] = [
-        /* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x08, /* 0 = ok */ 0x00,
-        0x00, 0x00, 0x00,
-    ];
-    const READY_IDLE: [u8; 6] = [
-        /* 'Z' */ 0x5a, /* length */ 0x00, 0x00, 0x00, 0x05, /* idle */ b'I',
-    ];
+    const AUTH_OK: [u8; 9] =
+        [/* 'R' */ 0x52, /* length */ 0x00, 0x00, 0x00, 0x08, /* 0 = ok */ 0x00, 0x00, 0x00, 0x00];
+    const READY_IDLE: [u8; 6] = [/* 'Z' */ 0x5a, /* length */ 0x00, 0x00, 0x00, 0x05, /* idle */ b'I'];
     const PASSWORD: &str = "Tr0ub4dor&3-unique";
 
     fn password_message() -> Vec<u8> {
@@ -1180,9 +1118,7 @@ mod tests {
 
     #[test]
     fn fixture_trust_after_ssl_refused() {
-        let chunks = fixture(include_str!(
-            "../../tests/fixtures/pgsql/trust-ssl-refused.txt"
-        ));
+        let chunks = fixture(include_str!("../../tests/fixtures/pgsql/trust-ssl-refused.txt"));
         let r = run(&chunks);
         assert!(r.feeds.iter().all(|(_, f)| *f == Feed::Continue));
         let o = assert_bytewise_same(&chunks);
@@ -1192,17 +1128,11 @@ mod tests {
         assert_eq!(o.user.as_deref(), Some("trustuser"));
         assert_eq!(o.database.as_deref(), Some("shop"));
         assert_eq!(o.application_name.as_deref(), Some("dbwire-fixture"));
-        assert_eq!(
-            o.server_version.as_deref(),
-            Some("15.18 (Debian 15.18-0+deb12u1)")
-        );
+        assert_eq!(o.server_version.as_deref(), Some("15.18 (Debian 15.18-0+deb12u1)"));
         assert_eq!(o.auth_method, Some(AuthMethod::None));
         assert_eq!(o.auth_ok, Some(true));
         assert!(!o.cleartext_password_seen);
-        assert_eq!(
-            o.queries,
-            vec!["SELECT relname, ? FROM pg_class WHERE relname = ? LIMIT ?".to_string()]
-        );
+        assert_eq!(o.queries, vec!["SELECT relname, ? FROM pg_class WHERE relname = ? LIMIT ?".to_string()]);
         assert_eq!(o.query_count, 1);
         assert!(o.plaintext_messages > 10, "{}", o.plaintext_messages);
         assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
@@ -1233,11 +1163,7 @@ mod tests {
         assert!(o.cleartext_password_seen);
         assert_eq!(o.auth_ok, Some(true));
         assert_eq!(o.queries, vec!["SELECT ?".to_string()]);
-        for dump in [
-            format!("{o:?}"),
-            format!("{:?}", r.state),
-            format!("{:?}", r.obs),
-        ] {
+        for dump in [format!("{o:?}"), format!("{:?}", r.state), format!("{:?}", r.obs)] {
             assert!(!dump.contains("Hunter2"), "password leaked: {dump}");
         }
     }
@@ -1247,32 +1173,20 @@ mod tests {
         let chunks = fixture(include_str!("../../tests/fixtures/pgsql/scram.txt"));
         let o = assert_bytewise_same(&chunks);
         assert_eq!(o.user.as_deref(), Some("scramuser"));
-        assert_eq!(
-            o.auth_method,
-            Some(AuthMethod::Scram("SCRAM-SHA-256".into()))
-        );
+        assert_eq!(o.auth_method, Some(AuthMethod::Scram("SCRAM-SHA-256".into())));
         assert_eq!(o.auth_ok, Some(true));
         assert!(!o.cleartext_password_seen);
         assert_eq!(o.queries, vec!["SELECT now()".to_string()]);
-        assert_eq!(
-            o.server_version.as_deref(),
-            Some("15.18 (Debian 15.18-0+deb12u1)")
-        );
+        assert_eq!(o.server_version.as_deref(), Some("15.18 (Debian 15.18-0+deb12u1)"));
     }
 
     #[test]
     fn fixture_bad_password() {
         let chunks = fixture(include_str!("../../tests/fixtures/pgsql/badpass.txt"));
         let o = assert_bytewise_same(&chunks);
-        assert_eq!(
-            o.auth_method,
-            Some(AuthMethod::Scram("SCRAM-SHA-256".into()))
-        );
+        assert_eq!(o.auth_method, Some(AuthMethod::Scram("SCRAM-SHA-256".into())));
         assert_eq!(o.auth_ok, Some(false));
-        assert_eq!(
-            o.errors,
-            vec!["FATAL 28P01: password authentication failed for user \"scramuser\"".to_string()]
-        );
+        assert_eq!(o.errors, vec!["FATAL 28P01: password authentication failed for user \"scramuser\"".to_string()]);
         assert!(o.queries.is_empty());
     }
 
@@ -1327,11 +1241,7 @@ mod tests {
     #[test]
     fn client_hello_after_refusal_or_at_start_goes_to_tls() {
         let hello = vec![0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00];
-        let r = run(&[
-            (ToServer, SSL_REQUEST.to_vec()),
-            (ToClient, vec![b'N']),
-            (ToServer, hello.clone()),
-        ]);
+        let r = run(&[(ToServer, SSL_REQUEST.to_vec()), (ToClient, vec![b'N']), (ToServer, hello.clone())]);
         assert_eq!(r.feeds[2], (ToServer, Feed::StartTls { offset: 0 }));
         let r = run(&[(ToServer, hello)]);
         assert_eq!(r.feeds[0], (ToServer, Feed::StartTls { offset: 0 }));
@@ -1340,27 +1250,17 @@ mod tests {
 
     #[test]
     fn old_server_answers_ssl_request_with_error() {
-        let err = msg(
-            b'E',
-            b"SFATAL\0C08P01\0Munsupported frontend protocol 1234.5679\0\0",
-        );
+        let err = msg(b'E', b"SFATAL\0C08P01\0Munsupported frontend protocol 1234.5679\0\0");
         let r = run(&[(ToServer, SSL_REQUEST.to_vec()), (ToClient, err)]);
         assert!(r.obs.tls_refused);
-        assert_eq!(
-            r.obs.errors,
-            vec!["FATAL 08P01: unsupported frontend protocol 1234.5679".to_string()]
-        );
+        assert_eq!(r.obs.errors, vec!["FATAL 08P01: unsupported frontend protocol 1234.5679".to_string()]);
         // Not a failed login: no StartupMessage was sent.
         assert_eq!(r.obs.auth_ok, None);
     }
 
     #[test]
     fn gss_encryption_accepted_stops_both_directions() {
-        let r = run(&[
-            (ToServer, GSSENC_REQUEST.to_vec()),
-            (ToClient, vec![b'G']),
-            (ToServer, vec![0, 0, 0, 9, 1]),
-        ]);
+        let r = run(&[(ToServer, GSSENC_REQUEST.to_vec()), (ToClient, vec![b'G']), (ToServer, vec![0, 0, 0, 9, 1])]);
         assert_eq!(r.feeds[1], (ToClient, Feed::Stop));
         assert_eq!(r.feeds[2], (ToServer, Feed::Stop));
         assert!(r.obs.gss_requested && r.obs.gss_accepted);
@@ -1411,10 +1311,7 @@ mod tests {
         // Split so the password straddles chunks: still never buffered.
         let pw = password_message();
         let mut split = chunks.clone();
-        split.splice(
-            2..3,
-            [(ToServer, pw[..7].to_vec()), (ToServer, pw[7..].to_vec())],
-        );
+        split.splice(2..3, [(ToServer, pw[..7].to_vec()), (ToServer, pw[7..].to_vec())]);
         let r = run(&split);
         assert!(r.obs.cleartext_password_seen);
         assert!(!format!("{:?}", r.state).contains("Tr0ub"));
@@ -1435,58 +1332,30 @@ mod tests {
 
     #[test]
     fn sasl_mechanism_follows_the_clients_choice() {
-        let sasl = msg(
-            b'R',
-            b"\x00\x00\x00\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0",
-        );
+        let sasl = msg(b'R', b"\x00\x00\x00\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0");
         let init = msg(b'p', b"SCRAM-SHA-256\0\x00\x00\x00\x05n,,n=");
         let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, sasl.clone())]);
-        assert_eq!(
-            r.obs.auth_method,
-            Some(AuthMethod::Scram("SCRAM-SHA-256-PLUS".into()))
-        );
-        let r = run(&[
-            (ToServer, STARTUP_BOB.to_vec()),
-            (ToClient, sasl),
-            (ToServer, init),
-        ]);
-        assert_eq!(
-            r.obs.auth_method,
-            Some(AuthMethod::Scram("SCRAM-SHA-256".into()))
-        );
+        assert_eq!(r.obs.auth_method, Some(AuthMethod::Scram("SCRAM-SHA-256-PLUS".into())));
+        let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, sasl), (ToServer, init)]);
+        assert_eq!(r.obs.auth_method, Some(AuthMethod::Scram("SCRAM-SHA-256".into())));
     }
 
     #[test]
     fn login_without_role_fails() {
-        let err = msg(
-            b'E',
-            b"SFATAL\0VFATAL\0C28000\0Mrole \"eve\" does not exist\0\0",
-        );
+        let err = msg(b'E', b"SFATAL\0VFATAL\0C28000\0Mrole \"eve\" does not exist\0\0");
         let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, err)]);
         assert_eq!(r.obs.auth_ok, Some(false));
-        assert_eq!(
-            r.obs.errors,
-            vec!["FATAL 28000: role \"eve\" does not exist".to_string()]
-        );
+        assert_eq!(r.obs.errors, vec!["FATAL 28000: role \"eve\" does not exist".to_string()]);
     }
 
     #[test]
     fn trust_then_missing_role_is_a_failed_login() {
         // zeek psql-login-no-role: trust answers AuthenticationOk, then the role check fails.
-        let err = msg(
-            b'E',
-            b"SFATAL\0VFATAL\0C28000\0Mrole \"test\" does not exist\0\0",
-        );
-        let r = run(&[
-            (ToServer, STARTUP_BOB.to_vec()),
-            (ToClient, [AUTH_OK.as_slice(), &err].concat()),
-        ]);
+        let err = msg(b'E', b"SFATAL\0VFATAL\0C28000\0Mrole \"test\" does not exist\0\0");
+        let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, [AUTH_OK.as_slice(), &err].concat())]);
         assert_eq!(r.obs.auth_ok, Some(false));
         // A FATAL after the session is up (e.g. admin shutdown) is not a login failure.
-        let bye = msg(
-            b'E',
-            b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
-        );
+        let bye = msg(b'E', b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0");
         let server = [AUTH_OK.as_slice(), &READY_IDLE, &bye].concat();
         let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, server)]);
         assert_eq!(r.obs.auth_ok, Some(true));
@@ -1496,19 +1365,10 @@ mod tests {
 
     #[test]
     fn error_after_login_keeps_auth_ok() {
-        let err = msg(
-            b'E',
-            b"SERROR\0VERROR\0C42P01\0Mrelation \"nope\" does not exist\0P15\0\0",
-        );
-        let r = run(&[
-            (ToServer, STARTUP_BOB.to_vec()),
-            (ToClient, [AUTH_OK.as_slice(), &err].concat()),
-        ]);
+        let err = msg(b'E', b"SERROR\0VERROR\0C42P01\0Mrelation \"nope\" does not exist\0P15\0\0");
+        let r = run(&[(ToServer, STARTUP_BOB.to_vec()), (ToClient, [AUTH_OK.as_slice(), &err].concat())]);
         assert_eq!(r.obs.auth_ok, Some(true));
-        assert_eq!(
-            r.obs.errors,
-            vec!["ERROR 42P01: relation \"nope\" does not exist".to_string()]
-        );
+        assert_eq!(r.obs.errors, vec!["ERROR 42P01: relation \"nope\" does not exist".to_string()]);
     }
 
     #[test]
@@ -1524,73 +1384,41 @@ mod tests {
 
     #[test]
     fn extended_query_parse_is_recorded() {
-        let parse = msg(
-            b'P',
-            b"s1\0SELECT * FROM t WHERE email = $1 AND n > 10\0\x00\x00",
-        );
+        let parse = msg(b'P', b"s1\0SELECT * FROM t WHERE email = $1 AND n > 10\0\x00\x00");
         let bind = msg(b'B', b"\0s1\0\x00\x00\x00\x01\x00\x00\x00\x05alice\x00\x00");
-        let chunks = vec![
-            (ToServer, STARTUP_BOB.to_vec()),
-            (ToServer, [parse, bind, msg(b'S', b"")].concat()),
-        ];
+        let chunks = vec![(ToServer, STARTUP_BOB.to_vec()), (ToServer, [parse, bind, msg(b'S', b"")].concat())];
         let o = assert_bytewise_same(&chunks);
-        assert_eq!(
-            o.queries,
-            vec!["SELECT * FROM t WHERE email = $1 AND n > ?".to_string()]
-        );
+        assert_eq!(o.queries, vec!["SELECT * FROM t WHERE email = $1 AND n > ?".to_string()]);
         assert!(!format!("{o:?}").contains("alice"));
     }
 
     #[test]
     fn long_query_is_cut_and_rest_skipped() {
-        let cfg = EngineConfig {
-            max_message: 32,
-            ..Default::default()
-        };
+        let cfg = EngineConfig { max_message: 32, ..Default::default() };
         let mut q = b"SELECT a, b, c, d, e FROM tbl WHERE x = 'secret secret secret'".to_vec();
         q.extend_from_slice(&[b' '; 5000]);
         q.push(0);
-        let chunks = vec![
-            (ToServer, STARTUP_BOB.to_vec()),
-            (ToServer, [msg(b'Q', &q), msg(b'X', b"")].concat()),
-        ];
+        let chunks = vec![(ToServer, STARTUP_BOB.to_vec()), (ToServer, [msg(b'Q', &q), msg(b'X', b"")].concat())];
         let r = run_with(&cfg, &chunks, false);
-        assert_eq!(
-            r.obs.queries,
-            vec!["SELECT a, b, c, d, e FROM tbl WH…".to_string()]
-        );
+        assert_eq!(r.obs.queries, vec!["SELECT a, b, c, d, e FROM tbl WH…".to_string()]);
         assert!(r.state.side[0].buf.capacity() <= MAX_STARTUP_LEN as usize);
         assert_eq!(r.obs.plaintext_messages, 3); // startup, Q, X
         assert!(r.obs.anomalies.is_empty());
         // Same, byte by byte.
-        let single: Vec<_> = chunks
-            .iter()
-            .flat_map(|(d, v)| v.iter().map(move |b| (*d, vec![*b])))
-            .collect();
+        let single: Vec<_> = chunks.iter().flat_map(|(d, v)| v.iter().map(move |b| (*d, vec![*b]))).collect();
         let r2 = run_with(&cfg, &single, false);
         assert_eq!(format!("{:?}", r.obs), format!("{:?}", r2.obs));
     }
 
     #[test]
     fn big_data_rows_are_skipped_without_buffering() {
-        let row = msg(
-            b'D',
-            &[
-                &[0x00, 0x01, 0x00, 0x0f, 0x42, 0x40][..],
-                &vec![b'x'; 1_000_000],
-            ]
-            .concat(),
-        );
+        let row = msg(b'D', &[&[0x00, 0x01, 0x00, 0x0f, 0x42, 0x40][..], &vec![b'x'; 1_000_000]].concat());
         let server = [AUTH_OK.as_slice(), &row, &row, &READY_IDLE].concat();
         let chunks: Vec<_> = std::iter::once((ToServer, STARTUP_BOB.to_vec()))
             .chain(server.chunks(1460).map(|c| (ToClient, c.to_vec())))
             .collect();
         let r = run(&chunks);
-        assert!(
-            r.state.side[1].buf.capacity() < 64,
-            "{}",
-            r.state.side[1].buf.capacity()
-        );
+        assert!(r.state.side[1].buf.capacity() < 64, "{}", r.state.side[1].buf.capacity());
         assert_eq!(r.obs.plaintext_messages, 1 + 4);
         assert!(r.obs.anomalies.is_empty());
     }
@@ -1601,9 +1429,7 @@ mod tests {
     fn zeek_bad_backend_message_length_below_four() {
         // Startup message from zeek's bad-backend-message-1 trace, then 'Z' with length 1.
         let client = unhex("000000130003000075736572007a65656b0000");
-        let server = vec![
-            /* 'Z' */ 0x5a, /* length 1 (< 4) */ 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-        ];
+        let server = vec![/* 'Z' */ 0x5a, /* length 1 (< 4) */ 0x00, 0x00, 0x00, 0x01, 0x00, 0x00];
         let r = run(&[(ToServer, client), (ToClient, server)]);
         assert_eq!(r.obs.user.as_deref(), Some("zeek"));
         assert_eq!(r.obs.anomalies.len(), 1, "{:?}", r.obs.anomalies);
@@ -1622,25 +1448,14 @@ mod tests {
         ] {
             let r = run(&[(ToServer, bad.clone())]);
             assert_eq!(r.obs.user, None);
-            assert_eq!(
-                r.obs.anomalies.len(),
-                1,
-                "{bad:02x?}: {:?}",
-                r.obs.anomalies
-            );
+            assert_eq!(r.obs.anomalies.len(), 1, "{bad:02x?}: {:?}", r.obs.anomalies);
             assert_eq!(probe(ToServer, &bad, false), Probe::NoMatch, "{bad:02x?}");
         }
         // Key without value: startup parses to an anomaly, not a user.
-        let odd = vec![
-            0x00, 0x00, 0x00, 0x0e, 0x00, 0x03, 0x00, 0x00, b'u', b's', b'e', b'r', 0x00, 0x00,
-        ];
+        let odd = vec![0x00, 0x00, 0x00, 0x0e, 0x00, 0x03, 0x00, 0x00, b'u', b's', b'e', b'r', 0x00, 0x00];
         let r = run(&[(ToServer, odd)]);
         assert_eq!(r.obs.user, None);
-        assert!(
-            r.obs.anomalies[0].contains("malformed"),
-            "{:?}",
-            r.obs.anomalies
-        );
+        assert!(r.obs.anomalies[0].contains("malformed"), "{:?}", r.obs.anomalies);
     }
 
     #[test]
@@ -1672,16 +1487,9 @@ mod tests {
         let mut obs = Observed::default();
         let mut tls = None;
         let mut st = PgsqlState::new(false);
-        let mut cx = ConnCx {
-            cfg: &cfg,
-            obs: &mut obs,
-            tls: &mut tls,
-        };
+        let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
         st.feed(ToServer, &STARTUP_BOB, &mut cx);
-        let row = msg(
-            b'D',
-            &[&[0x00, 0x01, 0x00, 0x00, 0x03, 0xe8][..], &[b'y'; 1000]].concat(),
-        );
+        let row = msg(b'D', &[&[0x00, 0x01, 0x00, 0x00, 0x03, 0xe8][..], &[b'y'; 1000]].concat());
         st.feed(ToClient, &row[..100], &mut cx);
         st.gap(ToClient, 500, &mut cx);
         st.feed(ToClient, &row[600..], &mut cx);
@@ -1706,10 +1514,7 @@ mod tests {
     fn midstream_typed_messages() {
         // deepflow "error" trace style: a Query, then the server's ErrorResponse + Ready.
         let q = msg(b'Q', b"asdsdfdsf;\0");
-        let err = msg(
-            b'E',
-            b"SERROR\0VERROR\0C42601\0Msyntax error at or near \"asdsdfdsf\"\0P1\0\0",
-        );
+        let err = msg(b'E', b"SERROR\0VERROR\0C42601\0Msyntax error at or near \"asdsdfdsf\"\0P1\0\0");
         let server = [err.as_slice(), &READY_IDLE].concat();
         assert_eq!(probe(ToServer, &q, true), Probe::Match);
         assert_eq!(probe(ToClient, &server, true), Probe::Match);
@@ -1732,12 +1537,9 @@ mod tests {
 
     #[test]
     fn midstream_session_parameters_fill_in_user() {
-        let ps = [
-            msg(b'S', b"session_authorization\0alice\0"),
-            msg(b'S', b"application_name\0psql\0"),
-            READY_IDLE.to_vec(),
-        ]
-        .concat();
+        let ps =
+            [msg(b'S', b"session_authorization\0alice\0"), msg(b'S', b"application_name\0psql\0"), READY_IDLE.to_vec()]
+                .concat();
         assert_eq!(probe(ToClient, &ps, true), Probe::Match);
         let r = run_with(&EngineConfig::default(), &[(ToClient, ps)], true);
         assert_eq!(r.obs.user.as_deref(), Some("alice"));
@@ -1747,16 +1549,10 @@ mod tests {
 
     #[test]
     fn midstream_skips_until_aligned_chunk() {
-        let row = msg(
-            b'D',
-            &[&[0x00, 0x01, 0x00, 0x00, 0x00, 0x10][..], &[b'z'; 16]].concat(),
-        );
+        let row = msg(b'D', &[&[0x00, 0x01, 0x00, 0x00, 0x00, 0x10][..], &[b'z'; 16]].concat());
         let chunks = vec![
             (ToClient, row[3..].to_vec()),
-            (
-                ToClient,
-                [row.as_slice(), &msg(b'C', b"SELECT 1\0"), &READY_IDLE].concat(),
-            ),
+            (ToClient, [row.as_slice(), &msg(b'C', b"SELECT 1\0"), &READY_IDLE].concat()),
         ];
         let r = run_with(&EngineConfig::default(), &chunks, true);
         assert_eq!(r.obs.plaintext_messages, 3);
@@ -1801,11 +1597,7 @@ mod tests {
                     ("mysql-r", &mysql_r[..]),
                     ("tls", &hello[..]),
                 ] {
-                    assert_eq!(
-                        probe(dir, data, midstream),
-                        Probe::NoMatch,
-                        "{name} {dir:?} midstream={midstream}"
-                    );
+                    assert_eq!(probe(dir, data, midstream), Probe::NoMatch, "{name} {dir:?} midstream={midstream}");
                 }
             }
         }
@@ -1816,23 +1608,13 @@ mod tests {
         // One complete message with sane contents: match.
         assert_eq!(probe(ToClient, &READY_IDLE, true), Probe::Match);
         // 'Z' with a bad status byte.
-        assert_eq!(
-            probe(ToClient, &[0x5a, 0, 0, 0, 5, b'Q'], true),
-            Probe::NoMatch
-        );
+        assert_eq!(probe(ToClient, &[0x5a, 0, 0, 0, 5, b'Q'], true), Probe::NoMatch);
         // Frontend-only type in the backend direction.
         assert_eq!(probe(ToClient, &msg(b'Q', b"x\0"), true), Probe::NoMatch);
         // Over 1 MiB: not plausible for a probe.
-        assert_eq!(
-            probe(ToClient, &[b'D', 0x10, 0, 0, 0, 0, 1], true),
-            Probe::NoMatch
-        );
+        assert_eq!(probe(ToClient, &[b'D', 0x10, 0, 0, 0, 0, 1], true), Probe::NoMatch);
         // Two headers, the second incomplete: match.
-        let two = [
-            msg(b'Q', b"select 1\0"),
-            msg(b'Q', b"select 2\0")[..7].to_vec(),
-        ]
-        .concat();
+        let two = [msg(b'Q', b"select 1\0"), msg(b'Q', b"select 2\0")[..7].to_vec()].concat();
         assert_eq!(probe(ToServer, &two, true), Probe::Match);
         // Lone answer byte: cannot tell.
         assert_eq!(probe(ToClient, b"N", false), Probe::NeedMore);
@@ -1868,10 +1650,8 @@ mod tests {
         /// A plausible conversation: start-up, authentication, queries, results.
         fn conversation() -> impl Strategy<Value = Vec<(Direction, Vec<u8>)>> {
             let step = prop_oneof![
-                "[a-z0-9 ,'=]{0,40}"
-                    .prop_map(|q| (ToServer, msg(b'Q', format!("{q}\0").as_bytes()))),
-                "[a-z ]{0,20}"
-                    .prop_map(|q| (ToServer, msg(b'P', format!("\0{q}\0\0\0").as_bytes()))),
+                "[a-z0-9 ,'=]{0,40}".prop_map(|q| (ToServer, msg(b'Q', format!("{q}\0").as_bytes()))),
+                "[a-z ]{0,20}".prop_map(|q| (ToServer, msg(b'P', format!("\0{q}\0\0\0").as_bytes()))),
                 (0usize..3000).prop_map(|n| (ToClient, msg(b'D', &vec![7u8; n]))),
                 Just((ToClient, READY_IDLE.to_vec())),
                 Just((ToClient, msg(b'S', b"server_version\x0016.1\0"))),
@@ -1881,11 +1661,8 @@ mod tests {
                 Just((ToClient, AUTH_OK.to_vec())),
             ];
             proptest::collection::vec(step, 0..12).prop_map(|steps| {
-                let mut v = vec![
-                    (ToServer, SSL_REQUEST.to_vec()),
-                    (ToClient, vec![b'N']),
-                    (ToServer, STARTUP_BOB.to_vec()),
-                ];
+                let mut v =
+                    vec![(ToServer, SSL_REQUEST.to_vec()), (ToClient, vec![b'N']), (ToServer, STARTUP_BOB.to_vec())];
                 v.extend(steps);
                 v
             })

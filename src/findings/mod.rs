@@ -154,9 +154,7 @@ pub fn is_reportable(d: &Dissector) -> bool {
     match d.recognition() {
         Recognition::Engine => true,
         Recognition::TlsOnly => d.obs.engine != EngineKind::Unknown,
-        Recognition::NotDatabase | Recognition::Undecided => {
-            d.port_hint() != EngineKind::Unknown && d.saw_payload()
-        }
+        Recognition::NotDatabase | Recognition::Undecided => d.port_hint() != EngineKind::Unknown && d.saw_payload(),
     }
 }
 
@@ -238,16 +236,15 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
         queries: obs.queries.clone(),
     });
 
-    let credentials = (obs.user.is_some() || obs.cleartext_password_seen || obs.auth_method.is_some()).then(|| {
-        CredentialsReport {
+    let credentials =
+        (obs.user.is_some() || obs.cleartext_password_seen || obs.auth_method.is_some()).then(|| CredentialsReport {
             user: obs.user.clone(),
             database: obs.database.clone(),
             application_name: obs.application_name.clone(),
             auth_method: obs.auth_method.as_ref().map(AuthMethod::describe),
             cleartext_password_seen: obs.cleartext_password_seen,
             login_ok: obs.auth_ok,
-        }
-    });
+        });
 
     let mut report = ConnectionReport {
         capture: capture.to_string(),
@@ -295,7 +292,11 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
                     "the client asked for TLS, the server refused, and the session continued in plaintext".into(),
                 );
             } else if obs.tls_offered_by_server == Some(false) {
-                add("tls-not-offered", Severity::High, "the server does not offer TLS (no CLIENT_SSL capability)".into());
+                add(
+                    "tls-not-offered",
+                    Severity::High,
+                    "the server does not offer TLS (no CLIENT_SSL capability)".into(),
+                );
             }
             if obs.query_count > 0 {
                 add(

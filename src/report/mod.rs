@@ -62,10 +62,9 @@ pub fn summarize(captures: &[CaptureReport]) -> RunSummary {
             for f in &c.findings {
                 *s.findings_by_severity.entry(f.severity).or_default() += 1;
             }
-            let e = servers.entry(c.server.clone()).or_insert_with(|| ServerSummary {
-                server: c.server.clone(),
-                ..ServerSummary::default()
-            });
+            let e = servers
+                .entry(c.server.clone())
+                .or_insert_with(|| ServerSummary { server: c.server.clone(), ..ServerSummary::default() });
             add_connection(e, c);
         }
     }
@@ -93,11 +92,8 @@ fn add_connection(e: &mut ServerSummary, c: &ConnectionReport) {
     let client_ip = c.client.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default();
     *e.clients.entry(client_ip).or_default() += 1;
     if let Some(t) = &c.tls {
-        let kind = format!(
-            "{} {}",
-            t.version.as_deref().unwrap_or("version?"),
-            t.cipher.as_deref().unwrap_or("cipher?")
-        );
+        let kind =
+            format!("{} {}", t.version.as_deref().unwrap_or("version?"), t.cipher.as_deref().unwrap_or("cipher?"));
         *e.tls_kinds.entry(kind).or_default() += 1;
         if let Some(cert) = &t.certificate {
             let key = (cert.subject.clone(), cert.issuer.clone(), cert.not_after.clone());

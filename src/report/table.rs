@@ -59,17 +59,9 @@ fn count_cell(n: u64, color: Color, style: TableStyle) -> Cell {
 }
 
 fn server_row(s: &ServerSummary, style: TableStyle) -> Vec<Cell> {
-    let tls_kinds = s
-        .tls_kinds
-        .iter()
-        .map(|(k, n)| format!("{k} ×{n}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut certs: Vec<String> = s
-        .certificates
-        .iter()
-        .map(|(subj, iss, exp)| format!("{subj}\n  issuer {iss}\n  expires {exp}"))
-        .collect();
+    let tls_kinds = s.tls_kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join("\n");
+    let mut certs: Vec<String> =
+        s.certificates.iter().map(|(subj, iss, exp)| format!("{subj}\n  issuer {iss}\n  expires {exp}")).collect();
     if s.tls13_cert_hidden {
         certs.push("(TLS 1.3: certificate encrypted, not observable)".into());
     }
@@ -152,11 +144,8 @@ pub fn write_table(
         writeln!(out, "\n{t}")?;
     }
 
-    let plain: Vec<&ConnectionReport> = captures
-        .iter()
-        .flat_map(|c| c.connections.iter())
-        .filter(|c| c.encryption == Encryption::Plaintext)
-        .collect();
+    let plain: Vec<&ConnectionReport> =
+        captures.iter().flat_map(|c| c.connections.iter()).filter(|c| c.encryption == Encryption::Plaintext).collect();
     if !plain.is_empty() {
         writeln!(out, "\nPlaintext connections ({}):", plain.len())?;
         let mut t = new_table(style);
@@ -199,10 +188,8 @@ pub fn write_table(
         }
     }
 
-    let warnings: Vec<String> = captures
-        .iter()
-        .flat_map(|c| c.warnings.iter().map(move |w| format!("{}: {w}", c.path)))
-        .collect();
+    let warnings: Vec<String> =
+        captures.iter().flat_map(|c| c.warnings.iter().map(move |w| format!("{}: {w}", c.path))).collect();
     if !warnings.is_empty() {
         writeln!(out, "\nWarnings:")?;
         for w in warnings {

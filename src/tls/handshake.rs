@@ -39,8 +39,8 @@ pub const HANDSHAKE_HEADER_LEN: usize = 4;
 /// ServerHello.random of a HelloRetryRequest: SHA-256("HelloRetryRequest")
 /// (RFC 8446 §4.1.3).
 pub const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
+    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// GREASE values (RFC 8701 §2) are placeholders, not real offers.
@@ -107,22 +107,12 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHelloInfo> {
     let (_, ch) = parse_tls_handshake_client_hello(body).ok()?;
     let mut info = ClientHelloInfo {
         legacy_version: ch.version.0,
-        ciphers: ch
-            .ciphers
-            .iter()
-            .map(|c| c.0)
-            .filter(|&c| !is_grease(c))
-            .collect(),
+        ciphers: ch.ciphers.iter().map(|c| c.0).filter(|&c| !is_grease(c)).collect(),
         ..Default::default()
     };
     if let Some(ext) = ch.ext {
         for_each_extension(ext, |ty, raw| {
-            if !matches!(
-                ty,
-                ExtensionType::SERVER_NAME
-                    | ExtensionType::ALPN
-                    | ExtensionType::SUPPORTED_VERSIONS
-            ) {
+            if !matches!(ty, ExtensionType::SERVER_NAME | ExtensionType::ALPN | ExtensionType::SUPPORTED_VERSIONS) {
                 return;
             }
             match parse_tls_extension(raw) {
@@ -179,9 +169,7 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHelloInfo> {
 /// first.
 pub fn parse_certificate_list(body: &[u8]) -> Option<Vec<&[u8]>> {
     match parse_tls_handshake_msg_certificate(body) {
-        Ok((_, TlsMessageHandshake::Certificate(c))) => {
-            Some(c.cert_chain.iter().map(|c| c.data).collect())
-        }
+        Ok((_, TlsMessageHandshake::Certificate(c))) => Some(c.cert_chain.iter().map(|c| c.data).collect()),
         _ => None,
     }
 }

@@ -15,13 +15,13 @@ mod record;
 pub(crate) mod tests;
 
 pub use handshake::{
-    is_client_hello, is_grease, parse_certificate_list, parse_client_hello, parse_server_hello,
-    peek_client_hello, peek_client_hello_alpn, ClientHelloInfo, ExtensionType, HandshakeType,
-    ServerHelloInfo, HANDSHAKE_HEADER_LEN, HRR_RANDOM,
+    is_client_hello, is_grease, parse_certificate_list, parse_client_hello, parse_server_hello, peek_client_hello,
+    peek_client_hello_alpn, ClientHelloInfo, ExtensionType, HandshakeType, ServerHelloInfo, HANDSHAKE_HEADER_LEN,
+    HRR_RANDOM,
 };
 pub use record::{
-    parse_record_header, plausible_header, probe_record, ContentType, HeaderError, ProtocolVersion,
-    RecordHeader, MAX_RECORD_LEN, RECORD_HEADER_LEN,
+    parse_record_header, plausible_header, probe_record, ContentType, HeaderError, ProtocolVersion, RecordHeader,
+    MAX_RECORD_LEN, RECORD_HEADER_LEN,
 };
 
 use crate::flow::Direction;
@@ -236,10 +236,7 @@ impl TlsTracker {
                 match parse_record_header(&hdr) {
                     Ok(h) => self.start_record(dir, h),
                     Err(e) => {
-                        self.anomaly(format!(
-                            "{}: {e}; direction not parsed further",
-                            dir_name(dir)
-                        ));
+                        self.anomaly(format!("{}: {e}; direction not parsed further", dir_name(dir)));
                         self.dirs[i].halted = true;
                         return;
                     }
@@ -262,11 +259,7 @@ impl TlsTracker {
                 }
                 Body::Handshake => self.push_handshake(dir, piece),
                 Body::Probe | Body::Alert | Body::ChangeCipherSpec => {
-                    let cap = if st.body == Body::Probe {
-                        MAX_RECORD_LEN
-                    } else {
-                        ALERT_BUF_CAP
-                    };
+                    let cap = if st.body == Body::Probe { MAX_RECORD_LEN } else { ALERT_BUF_CAP };
                     let room = cap.saturating_sub(st.small.len()).min(piece.len());
                     st.small.extend_from_slice(&piece[..room]);
                 }
@@ -386,11 +379,7 @@ impl TlsTracker {
                 let small = std::mem::take(&mut self.dirs[i].small);
                 for pair in small.chunks_exact(2) {
                     if self.summary.alerts.len() < MAX_ALERTS {
-                        self.summary.alerts.push(TlsAlert {
-                            dir,
-                            level: pair[0],
-                            description: pair[1],
-                        });
+                        self.summary.alerts.push(TlsAlert { dir, level: pair[0], description: pair[1] });
                     }
                 }
                 self.dirs[i].small = small;
@@ -462,11 +451,7 @@ impl TlsTracker {
             if avail < total {
                 break;
             }
-            self.handle_message(
-                dir,
-                HandshakeType(ty),
-                &buf[pos + HANDSHAKE_HEADER_LEN..pos + total],
-            );
+            self.handle_message(dir, HandshakeType(ty), &buf[pos + HANDSHAKE_HEADER_LEN..pos + total]);
             pos += total;
             if self.dirs[i].encrypted {
                 // TLS 1.3 after ServerHello: what follows is not plaintext handshake.

@@ -70,10 +70,7 @@ impl std::fmt::Display for HeaderError {
             HeaderError::Version(v) => write!(f, "invalid record version 0x{v:04x}"),
             HeaderError::Length(l) => write!(f, "record length {l} exceeds 2^14+2048"),
             HeaderError::Sslv2ClientHello { version } => {
-                write!(
-                    f,
-                    "SSLv2-format ClientHello (client version 0x{version:04x})"
-                )
+                write!(f, "SSLv2-format ClientHello (client version 0x{version:04x})")
             }
         }
     }
@@ -88,9 +85,7 @@ pub fn parse_record_header(b: &[u8; RECORD_HEADER_LEN]) -> Result<RecordHeader, 
         // SSLv2 record: msb set in the first length byte, msg_type CLIENT-HELLO = 1,
         // then the client's highest version (SSL 2.0 spec; RFC 6101 appendix E.2).
         if b[0] & 0x80 != 0 && b[2] == 1 {
-            return Err(HeaderError::Sslv2ClientHello {
-                version: u16::from_be_bytes([b[3], b[4]]),
-            });
+            return Err(HeaderError::Sslv2ClientHello { version: u16::from_be_bytes([b[3], b[4]]) });
         }
         return Err(HeaderError::ContentType(b[0]));
     }
@@ -100,11 +95,7 @@ pub fn parse_record_header(b: &[u8; RECORD_HEADER_LEN]) -> Result<RecordHeader, 
     if usize::from(length) > MAX_RECORD_LEN {
         return Err(HeaderError::Length(length));
     }
-    Ok(RecordHeader {
-        content_type,
-        version,
-        length,
-    })
+    Ok(RecordHeader { content_type, version, length })
 }
 
 /// The first five bytes of `data` as a header, if there are five.

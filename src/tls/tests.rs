@@ -7,11 +7,7 @@ use sha2::{Digest, Sha256};
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/tls/",
-            $name
-        ))
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/", $name))
     };
 }
 
@@ -20,40 +16,16 @@ struct Case {
     s2c: &'static [u8],
 }
 
-const TLS12_RSA: Case = Case {
-    c2s: fixture!("tls12_rsa.c2s"),
-    s2c: fixture!("tls12_rsa.s2c"),
-};
-const TLS12_FRAG: Case = Case {
-    c2s: fixture!("tls12_frag.c2s"),
-    s2c: fixture!("tls12_frag.s2c"),
-};
-const TLS12_EC: Case = Case {
-    c2s: fixture!("tls12_ec.c2s"),
-    s2c: fixture!("tls12_ec.s2c"),
-};
-const TLS13: Case = Case {
-    c2s: fixture!("tls13.c2s"),
-    s2c: fixture!("tls13.s2c"),
-};
-const TLS13_HRR: Case = Case {
-    c2s: fixture!("tls13_hrr.c2s"),
-    s2c: fixture!("tls13_hrr.s2c"),
-};
+const TLS12_RSA: Case = Case { c2s: fixture!("tls12_rsa.c2s"), s2c: fixture!("tls12_rsa.s2c") };
+const TLS12_FRAG: Case = Case { c2s: fixture!("tls12_frag.c2s"), s2c: fixture!("tls12_frag.s2c") };
+const TLS12_EC: Case = Case { c2s: fixture!("tls12_ec.c2s"), s2c: fixture!("tls12_ec.s2c") };
+const TLS13: Case = Case { c2s: fixture!("tls13.c2s"), s2c: fixture!("tls13.s2c") };
+const TLS13_HRR: Case = Case { c2s: fixture!("tls13_hrr.c2s"), s2c: fixture!("tls13_hrr.s2c") };
 const ALL: [&Case; 5] = [&TLS12_RSA, &TLS12_FRAG, &TLS12_EC, &TLS13, &TLS13_HRR];
 
-const RSA_PEM: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/tls/server-rsa.pem"
-));
-const EC_PEM: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/tls/server-ec.pem"
-));
-const CA_PEM: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/tls/ca.pem"
-));
+const RSA_PEM: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/server-rsa.pem"));
+const EC_PEM: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/server-ec.pem"));
+const CA_PEM: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem"));
 
 /// DER of the first PEM block (base64 decoded by hand: no extra crates).
 pub(crate) fn pem_to_der(pem: &str) -> Vec<u8> {
@@ -85,10 +57,7 @@ pub(crate) fn pem_to_der(pem: &str) -> Vec<u8> {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Tiny deterministic PRNG (xorshift64*) for chunk sizes.
@@ -143,11 +112,7 @@ fn chunking_and_order_do_not_change_the_summary() {
         assert_eq!(dbg(t.summary()), whole, "server-first order");
         for seed in 1..40u64 {
             for max in [1, 3, 7, 64, 600] {
-                assert_eq!(
-                    dbg(run_chunked(case, seed, max).summary()),
-                    whole,
-                    "seed {seed} max {max}"
-                );
+                assert_eq!(dbg(run_chunked(case, seed, max).summary()), whole, "seed {seed} max {max}");
             }
         }
         assert!(run_whole(case).summary().anomalies.is_empty(), "{whole}");
@@ -174,18 +139,11 @@ fn tls12_rsa_with_sni_and_alpn() {
     let t = run_whole(&TLS12_RSA);
     let s = t.summary();
     assert!(s.records_seen && s.client_hello_seen && s.server_hello_seen);
-    assert_eq!(
-        s.record_version,
-        Some(0x0301),
-        "OpenSSL opens with a TLS 1.0 record"
-    );
+    assert_eq!(s.record_version, Some(0x0301), "OpenSSL opens with a TLS 1.0 record");
     assert_eq!(s.client_version, Some(0x0303));
     assert_eq!(s.version, Some(0x0303));
     assert_eq!(s.cipher, Some(0xc02f));
-    assert_eq!(
-        cipher_name(0xc02f),
-        Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
-    );
+    assert_eq!(cipher_name(0xc02f), Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
     assert!(s.offered_ciphers.contains(&0xc02f));
     assert_eq!(s.sni.as_deref(), Some("db.test.local"));
     assert_eq!(s.alpn_offered, ["postgresql", "http/1.1"]);
@@ -198,11 +156,7 @@ fn tls12_rsa_with_sni_and_alpn() {
     // Finished, the query/answer and close_notify are encrypted in each direction.
     assert_eq!(s.encrypted_records, [3, 3]);
     assert!(s.encrypted_bytes[0] > 0 && s.encrypted_bytes[1] > 0);
-    assert!(
-        s.alerts.is_empty(),
-        "close_notify is encrypted: {:?}",
-        s.alerts
-    );
+    assert!(s.alerts.is_empty(), "close_notify is encrypted: {:?}", s.alerts);
     assert!(t.handshake_done());
 }
 
@@ -211,10 +165,7 @@ fn tls12_certificate_split_over_records_with_chain() {
     let s = run_whole(&TLS12_FRAG).summary().clone();
     assert_eq!(s.version, Some(0x0303));
     assert_eq!(s.cipher, Some(0xc030));
-    assert_eq!(
-        cipher_name(0xc030),
-        Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
-    );
+    assert_eq!(cipher_name(0xc030), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"));
     assert_eq!(s.certificates.len(), 2);
     assert_rsa_leaf(&s.certificates[0]);
     let ca = &s.certificates[1];
@@ -230,23 +181,14 @@ fn tls12_certificate_split_over_records_with_chain() {
 fn tls12_ec_p256_certificate() {
     let s = run_whole(&TLS12_EC).summary().clone();
     assert_eq!(s.cipher, Some(0xc02c));
-    assert_eq!(
-        cipher_name(0xc02c),
-        Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
-    );
+    assert_eq!(cipher_name(0xc02c), Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"));
     assert_eq!(s.alpn_offered, ["tds/8.0"]);
     assert_eq!(s.alpn, None, "server configured without ALPN");
     let c = &s.certificates[0];
     assert_eq!(c.key, "EC P-256");
-    assert_eq!(
-        c.signature, "sha256WithRSAEncryption",
-        "signed by the RSA CA"
-    );
+    assert_eq!(c.signature, "sha256WithRSAEncryption", "signed by the RSA CA");
     assert_eq!(c.sha256, sha256_hex(&pem_to_der(EC_PEM)));
-    assert_eq!(
-        peek_client_hello_alpn(TLS12_EC.c2s),
-        Some(vec!["tds/8.0".to_string()])
-    );
+    assert_eq!(peek_client_hello_alpn(TLS12_EC.c2s), Some(vec!["tds/8.0".to_string()]));
 }
 
 #[test]
@@ -283,14 +225,8 @@ fn tls13_hello_retry_request() {
     assert!(s.certificates.is_empty());
     assert_eq!(s.sni.as_deref(), Some("db.test.local"));
     // The compatibility CCS before the second hellos does not make them "encrypted".
-    assert_eq!(
-        s.encrypted_records[0],
-        count_records(TLS13_HRR.c2s, ContentType::APPLICATION_DATA)
-    );
-    assert_eq!(
-        s.encrypted_records[1],
-        count_records(TLS13_HRR.s2c, ContentType::APPLICATION_DATA)
-    );
+    assert_eq!(s.encrypted_records[0], count_records(TLS13_HRR.c2s, ContentType::APPLICATION_DATA));
+    assert_eq!(s.encrypted_records[1], count_records(TLS13_HRR.s2c, ContentType::APPLICATION_DATA));
 }
 
 #[test]
@@ -317,10 +253,7 @@ fn count_records(stream: &[u8], t: ContentType) -> u64 {
 fn reframe(stream: &[u8], size: usize) -> Vec<u8> {
     let recs = records(stream);
     let n = recs.iter().take_while(|(t, _)| *t == 22).count();
-    let hs: Vec<u8> = recs[..n]
-        .iter()
-        .flat_map(|(_, b)| b.iter().copied())
-        .collect();
+    let hs: Vec<u8> = recs[..n].iter().flat_map(|(_, b)| b.iter().copied()).collect();
     let mut out = Vec::new();
     for piece in hs.chunks(size) {
         out.extend_from_slice(&[22, 3, 3]);
@@ -344,10 +277,7 @@ fn handshake_messages_reassembled_across_any_record_split() {
         t.feed(ToClient, &reframe(TLS12_RSA.s2c, size));
         let s = t.summary();
         assert_eq!(s.certificates, base.certificates, "record size {size}");
-        assert_eq!(
-            (s.cipher, s.sni.clone(), s.alpn.clone()),
-            (base.cipher, base.sni.clone(), base.alpn.clone())
-        );
+        assert_eq!((s.cipher, s.sni.clone(), s.alpn.clone()), (base.cipher, base.sni.clone(), base.alpn.clone()));
         assert_eq!(s.encrypted_records, base.encrypted_records);
     }
 }
@@ -362,16 +292,10 @@ fn peek_client_hello_whole_and_split() {
     assert!(!is_client_hello(TLS13.s2c));
     // Split over 64-byte records: still found once all records are there.
     let split = reframe(TLS13.c2s, 64);
-    assert_eq!(
-        peek_client_hello_alpn(&split),
-        Some(vec!["postgresql".to_string()])
-    );
+    assert_eq!(peek_client_hello_alpn(&split), Some(vec!["postgresql".to_string()]));
     assert_eq!(peek_client_hello(&split[..200]), None);
     assert_eq!(peek_client_hello(&TLS13.c2s[..100]), None);
-    assert_eq!(
-        peek_client_hello(b"\x16\x03\x01\x00\x04\x01\xff\xff\xff"),
-        None
-    );
+    assert_eq!(peek_client_hello(b"\x16\x03\x01\x00\x04\x01\xff\xff\xff"), None);
 }
 
 // --- annotated bytes -----------------------------------------------------------------
@@ -386,18 +310,9 @@ fn record_header_fields() {
     assert_eq!(r.length, 512);
     // 2^14 + 2048 is the largest allowed body.
     assert!(parse_record_header(&[0x17, 0x03, 0x03, 0x48, 0x00]).is_ok());
-    assert_eq!(
-        parse_record_header(&[0x17, 0x03, 0x03, 0x48, 0x01]),
-        Err(HeaderError::Length(0x4801))
-    );
-    assert_eq!(
-        parse_record_header(&[0x19, 0x03, 0x03, 0, 1]),
-        Err(HeaderError::ContentType(0x19))
-    );
-    assert_eq!(
-        parse_record_header(&[0x17, 0x02, 0x00, 0, 1]),
-        Err(HeaderError::Version(0x0200))
-    );
+    assert_eq!(parse_record_header(&[0x17, 0x03, 0x03, 0x48, 0x01]), Err(HeaderError::Length(0x4801)));
+    assert_eq!(parse_record_header(&[0x19, 0x03, 0x03, 0, 1]), Err(HeaderError::ContentType(0x19)));
+    assert_eq!(parse_record_header(&[0x17, 0x02, 0x00, 0, 1]), Err(HeaderError::Version(0x0200)));
     // SSLv2 CLIENT-HELLO: length 0x2e with the msb set, type 1, version 3.1.
     assert_eq!(
         parse_record_header(&[0x80, 0x2e, 0x01, 0x03, 0x01]),
@@ -410,36 +325,18 @@ fn probe() {
     assert_eq!(probe_record(b""), Probe::NeedMore);
     assert_eq!(probe_record(&[0x16, 0x03, 0x01, 0x00]), Probe::NeedMore);
     // Handshake record, ClientHello first: TLS.
-    assert_eq!(
-        probe_record(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01]),
-        Probe::Match
-    );
-    assert_eq!(
-        probe_record(&[0x16, 0x03, 0x03, 0x00, 0x40, 0x02]),
-        Probe::Match
-    );
+    assert_eq!(probe_record(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01]), Probe::Match);
+    assert_eq!(probe_record(&[0x16, 0x03, 0x03, 0x00, 0x40, 0x02]), Probe::Match);
     // Header alone is enough to say yes.
     assert_eq!(probe_record(&[0x16, 0x03, 0x01, 0x00, 0xc8]), Probe::Match);
     // Handshake record starting with a Certificate is no connection start.
-    assert_eq!(
-        probe_record(&[0x16, 0x03, 0x03, 0x00, 0x40, 0x0b]),
-        Probe::NoMatch
-    );
+    assert_eq!(probe_record(&[0x16, 0x03, 0x03, 0x00, 0x40, 0x0b]), Probe::NoMatch);
     assert_eq!(probe_record(&[0x17, 0x03, 0x03, 0x00, 0x20]), Probe::Match);
     // TLS 1.5 does not exist; neither does content type 25.
-    assert_eq!(
-        probe_record(&[0x17, 0x03, 0x05, 0x00, 0x20]),
-        Probe::NoMatch
-    );
-    assert_eq!(
-        probe_record(&[0x19, 0x03, 0x03, 0x00, 0x20]),
-        Probe::NoMatch
-    );
+    assert_eq!(probe_record(&[0x17, 0x03, 0x05, 0x00, 0x20]), Probe::NoMatch);
+    assert_eq!(probe_record(&[0x19, 0x03, 0x03, 0x00, 0x20]), Probe::NoMatch);
     // PostgreSQL SSLRequest (length 8, code 80877103) is not TLS.
-    assert_eq!(
-        probe_record(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]),
-        Probe::NoMatch
-    );
+    assert_eq!(probe_record(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), Probe::NoMatch);
     // MySQL greeting.
     assert_eq!(probe_record(b"J\0\0\0\x0a8.0.36"), Probe::NoMatch);
     for case in ALL {
@@ -459,23 +356,14 @@ fn plaintext_alert_recorded() {
     }
     let s = t.summary();
     assert_eq!(s.alerts.len(), 4);
-    assert_eq!(
-        s.alerts[0],
-        TlsAlert {
-            dir: ToClient,
-            level: 2,
-            description: 40
-        }
-    );
+    assert_eq!(s.alerts[0], TlsAlert { dir: ToClient, level: 2, description: 40 });
     assert_eq!(s.alerts[1].dir, ToServer);
 }
 
 #[test]
 fn sslv2_client_hello_is_an_anomaly() {
     let mut t = TlsTracker::new();
-    let mut v2 = vec![
-        0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
-    ];
+    let mut v2 = vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10];
     v2.resize(0x30, 0x42);
     t.feed(ToServer, &v2);
     t.feed(ToServer, TLS12_RSA.c2s);
@@ -585,11 +473,7 @@ fn truncated_and_corrupted_streams_do_not_panic() {
             let _ = t.summary();
         }
         // Flip each byte of the server's plaintext part (wrong lengths, types, versions).
-        let plain = records(case.s2c)
-            .iter()
-            .take_while(|(t, _)| *t == 22)
-            .map(|(_, b)| b.len() + 5)
-            .sum::<usize>();
+        let plain = records(case.s2c).iter().take_while(|(t, _)| *t == 22).map(|(_, b)| b.len() + 5).sum::<usize>();
         for i in 0..plain {
             for x in [0xff, 0x80, 0x01] {
                 let mut s = case.s2c.to_vec();
@@ -684,8 +568,5 @@ fn client_certificate_is_noticed() {
     t.feed(ToServer, &rec);
     let s = t.summary();
     assert!(s.client_certificate);
-    assert!(
-        s.certificates.is_empty(),
-        "only the server chain is summarised"
-    );
+    assert!(s.certificates.is_empty(), "only the server chain is summarised");
 }

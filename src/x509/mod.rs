@@ -58,8 +58,7 @@ pub enum X509Error {
 /// Trailing bytes after the certificate are ignored; the fingerprint covers only the
 /// certificate itself.
 pub fn summarize(der: &[u8]) -> Result<CertSummary, X509Error> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| X509Error::Parse(e.to_string()))?;
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| X509Error::Parse(e.to_string()))?;
     let own = &der[..der.len() - rest.len()];
 
     let validity = cert.validity();
@@ -94,18 +93,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// DER INTEGERs carry a leading zero when the high bit is set; openssl does not print it.
 fn serial_hex(raw: &[u8]) -> String {
-    let start = raw
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(raw.len().saturating_sub(1));
+    let start = raw.iter().position(|&b| b != 0).unwrap_or(raw.len().saturating_sub(1));
     hex(&raw[start..])
 }
 
 fn rfc3339(unix: i64) -> String {
     match ::time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => t
-            .format(&::time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| unix.to_string()),
+        Ok(t) => t.format(&::time::format_description::well_known::Rfc3339).unwrap_or_else(|_| unix.to_string()),
         Err(_) => unix.to_string(),
     }
 }
@@ -214,12 +208,7 @@ fn key_description(spki: &SubjectPublicKeyInfo<'_>) -> String {
         Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
         Ok(PublicKey::EC(point)) => {
             // The curve is named in the algorithm parameters (RFC 5480 §2.1.1).
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string());
+            let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
             match curve.as_deref() {
                 Some("1.2.840.10045.3.1.7") => "EC P-256".into(),
                 Some("1.3.132.0.34") => "EC P-384".into(),
@@ -275,9 +264,7 @@ fn looks_self_signed(cert: &X509Certificate<'_>) -> bool {
     let mut ski: Option<&[u8]> = None;
     for ext in cert.extensions() {
         match ext.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                aki = a.key_identifier.as_ref().map(|k| k.0)
-            }
+            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| k.0),
             ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0),
             _ => {}
         }

@@ -6,11 +6,7 @@ use crate::tls::tests::pem_to_der;
 
 macro_rules! pem {
     ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/tls/",
-            $name
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/", $name))
     };
 }
 
@@ -47,10 +43,7 @@ fn trailing_bytes_are_not_fingerprinted() {
     let der = pem_to_der(pem!("server-rsa.pem"));
     let mut padded = der.clone();
     padded.extend_from_slice(&[0; 7]);
-    assert_eq!(
-        summarize(&padded).unwrap().sha256,
-        hex(&Sha256::digest(&der))
-    );
+    assert_eq!(summarize(&padded).unwrap().sha256, hex(&Sha256::digest(&der)));
 }
 
 #[test]
