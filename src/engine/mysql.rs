@@ -985,7 +985,9 @@ impl MysqlState {
             if plain() {
                 return true;
             }
-            if matches!(self.phase, Phase::Unknown | Phase::Command) && compressed() {
+            // Only where compression is possible: unknown capabilities, or negotiated.
+            let possible = self.client_caps.is_none() || self.compress_negotiated;
+            if possible && matches!(self.phase, Phase::Unknown | Phase::Command) && compressed() {
                 self.compress_on = true;
                 return true;
             }
@@ -1084,7 +1086,10 @@ impl MysqlState {
         let caps = g.caps32();
         self.server_caps = Some(caps);
         if g.protocol == 10 {
-            cx.obs.tls_offered_by_server = Some(caps & CLIENT_SSL != 0);
+            let offered = caps & CLIENT_SSL != 0;
+            cx.obs.tls_offered_by_server = Some(offered);
+            // A MySQL server without CLIENT_SSL refuses TLS before anyone asks.
+            cx.obs.tls_refused = !offered;
         }
         self.plugin = g.auth_plugin.clone();
         self.phase = Phase::Response;
@@ -1629,6 +1634,8 @@ mod tests {
         g[4 + 1 + 7 + 4 + 8 + 1 + 1] &= !0x08; // caps lower, high byte: clear CLIENT_SSL
         let o = run(&[(S, g)]);
         assert_eq!(o.tls_offered_by_server, Some(false));
+        assert!(o.tls_refused);
+        assert!(!run(&[(S, MYSQL8_GREETING.to_vec())]).tls_refused);
     }
 
     #[test]
@@ -2023,6 +2030,17 @@ mod tests {
             vec![n as u8, (n >> 8) as u8, (n >> 16) as u8, seq, ulen as u8, (ulen >> 8) as u8, (ulen >> 16) as u8];
         v.extend(body);
         v
+    }
+
+    #[test]
+    fn compressed_connection_picked_up_mid_stream() {
+        let fx = fixture(include_str!("../../tests/fixtures/mysql/compressed.hex"));
+        // Skip greeting, response and OK: start at the first compressed command.
+        assert_eq!(probe(C, &fx[3].1, true), Probe::Match);
+        let (o, _) = run_cfg(&EngineConfig::default(), true, &fx[3..]);
+        assert_eq!(o.query_count, 2, "{o:?}");
+        assert!(o.queries[1].starts_with("SELECT REPEAT("));
+        assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
     }
 
     #[test]
