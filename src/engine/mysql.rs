@@ -1306,6 +1306,12 @@ impl MysqlState {
 mod tests {
     use super::*;
     use crate::engine::EngineConfig;
+
+    /// These tests check what the engine extracts, so literals stay visible; redaction
+    /// has its own tests in `sql.rs`.
+    fn raw_cfg() -> EngineConfig {
+        EngineConfig { show_literals: true, ..EngineConfig::default() }
+    }
     use proptest::prelude::*;
     use std::io::Write;
 
@@ -1374,7 +1380,7 @@ mod tests {
     }
 
     fn run(chunks: &[(Direction, Vec<u8>)]) -> Observed {
-        run_cfg(&EngineConfig::default(), false, chunks).0
+        run_cfg(&raw_cfg(), false, chunks).0
     }
 
     /// The same bytes, one byte per chunk.
@@ -1533,7 +1539,7 @@ mod tests {
     #[test]
     fn mariadb_ssl_request_hands_both_directions_to_tls() {
         let fx = fixture(include_str!("../../tests/fixtures/mysql/tls.hex"));
-        let (o, feeds) = run_cfg(&EngineConfig::default(), false, &fx);
+        let (o, feeds) = run_cfg(&raw_cfg(), false, &fx);
         assert!(o.tls_requested);
         assert_eq!(o.tls_upgrade, Some(TlsUpgrade::MysqlSslRequest));
         assert_eq!(o.server_version.as_deref(), Some("10.11.19-MariaDB-0+deb12u1"));
@@ -1546,7 +1552,7 @@ mod tests {
         // SSL request and ClientHello in one chunk: the offset is the end of the request.
         let mut joined = fx[1].1.clone();
         joined.extend_from_slice(&fx[2].1);
-        let (_, feeds) = run_cfg(&EngineConfig::default(), false, &[fx[0].clone(), (C, joined)]);
+        let (_, feeds) = run_cfg(&raw_cfg(), false, &[fx[0].clone(), (C, joined)]);
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 36 }));
     }
 
@@ -1554,7 +1560,7 @@ mod tests {
     fn tls_record_from_client_without_visible_ssl_request() {
         // The SSL request segment was lost; the client's next bytes are a TLS record.
         let fx = fixture(include_str!("../../tests/fixtures/mysql/tls.hex"));
-        let (o, feeds) = run_cfg(&EngineConfig::default(), false, &[fx[0].clone(), fx[2].clone(), fx[3].clone()]);
+        let (o, feeds) = run_cfg(&raw_cfg(), false, &[fx[0].clone(), fx[2].clone(), fx[3].clone()]);
         assert_eq!(feeds[1], (C, Feed::StartTls { offset: 0 }));
         assert_eq!(feeds[2], (S, Feed::StartTls { offset: 0 }));
         assert!(o.tls_requested);
@@ -1657,7 +1663,7 @@ mod tests {
         // Declared length cuts the version before its NUL.
         let mut g = MYSQL8_GREETING[..10].to_vec();
         g[0] = 6;
-        let (o, feeds) = run_cfg(&EngineConfig::default(), false, &[(S, g)]);
+        let (o, feeds) = run_cfg(&raw_cfg(), false, &[(S, g)]);
         assert_eq!(feeds[0].1, Feed::Stop);
         assert!(o.server_version.is_none());
         assert_eq!(o.anomalies.len(), 1);
@@ -1698,7 +1704,7 @@ mod tests {
         let mut chunk = ssl.to_vec();
         chunk.extend_from_slice(hello);
         let (o, feeds) = run_cfg(
-            &EngineConfig::default(),
+            &raw_cfg(),
             false,
             &[(S, MYSQL8_GREETING.to_vec()), (C, chunk), (S, vec![0x16, 0x03, 0x03, 0x00, 0x01, 0x02])],
         );
@@ -1707,8 +1713,7 @@ mod tests {
         assert!(o.tls_requested);
         assert_eq!(o.tls_upgrade, Some(TlsUpgrade::MysqlSslRequest));
         // Split at every byte: the StartTls comes with the request's last byte.
-        let (_, feeds) =
-            run_cfg(&EngineConfig::default(), false, &bytewise(&[(S, MYSQL8_GREETING.to_vec()), (C, ssl.to_vec())]));
+        let (_, feeds) = run_cfg(&raw_cfg(), false, &bytewise(&[(S, MYSQL8_GREETING.to_vec()), (C, ssl.to_vec())]));
         assert_eq!(feeds.last(), Some(&(C, Feed::StartTls { offset: 1 })));
         // CLIENT_SSL clear in a 32-byte packet: not an SSL request.
         let mut bad = ssl[4..].to_vec();
@@ -1960,7 +1965,7 @@ mod tests {
 
     #[test]
     fn long_query_is_cut_and_framing_kept() {
-        let cfg = EngineConfig { max_message: 100, ..EngineConfig::default() };
+        let cfg = EngineConfig { max_message: 100, ..raw_cfg() };
         let long = format!("SELECT '{}'", "a".repeat(5000));
         let mut chunks = logged_in(CAPS8);
         let q = query(0, &long);
@@ -1978,7 +1983,7 @@ mod tests {
 
     #[test]
     fn big_result_set_is_skipped_without_buffering() {
-        let cfg = EngineConfig::default();
+        let cfg = raw_cfg();
         let mut chunks = logged_in(CAPS8);
         chunks.push((C, query(0, "SELECT big FROM blobs")));
         let mut resp = pkt(1, &[0x01]); // one column
@@ -2000,7 +2005,7 @@ mod tests {
 
     #[test]
     fn max_size_packet_continuation_is_not_a_command() {
-        let cfg = EngineConfig { max_message: 64, ..EngineConfig::default() };
+        let cfg = EngineConfig { max_message: 64, ..raw_cfg() };
         let mut chunks = logged_in(CAPS8);
         let mut first = vec![0xff, 0xff, 0xff, 0x00, COM_QUERY];
         first.extend_from_slice(b"INSERT INTO t VALUES ('");
@@ -2037,7 +2042,7 @@ mod tests {
         let fx = fixture(include_str!("../../tests/fixtures/mysql/compressed.hex"));
         // Skip greeting, response and OK: start at the first compressed command.
         assert_eq!(probe(C, &fx[3].1, true), Probe::Match);
-        let (o, _) = run_cfg(&EngineConfig::default(), true, &fx[3..]);
+        let (o, _) = run_cfg(&raw_cfg(), true, &fx[3..]);
         assert_eq!(o.query_count, 2, "{o:?}");
         assert!(o.queries[1].starts_with("SELECT REPEAT("));
         assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
@@ -2165,14 +2170,14 @@ mod tests {
     fn midstream_connection_and_gap_resync() {
         let fx = plain_fx();
         // Start at the first query: the login was not captured.
-        let o = run_cfg(&EngineConfig::default(), true, &fx[3..]).0;
+        let o = run_cfg(&raw_cfg(), true, &fx[3..]).0;
         assert_eq!(o.query_count, 2);
         assert!(o.engine_by_content);
         assert!(o.user.is_none());
 
         // A gap in the middle of a client packet: the rest of it is ignored, the next
         // chunk that starts with a packet resynchronises.
-        let cfg = EngineConfig::default();
+        let cfg = raw_cfg();
         let mut obs = Observed::default();
         let mut tls = None;
         let mut st = MysqlState::new(false);
@@ -2194,7 +2199,7 @@ mod tests {
         for (d, c) in &fx[..4] {
             st.feed(*d, c, &mut cx);
         }
-        let small = EngineConfig { max_message: 64, ..EngineConfig::default() };
+        let small = EngineConfig { max_message: 64, ..raw_cfg() };
         let mut cx = ConnCx { cfg: &small, obs: &mut obs, tls: &mut tls };
         let row = pkt(1, &[b'r'; 1000]);
         st.feed(S, &row[..100], &mut cx);
@@ -2238,7 +2243,7 @@ mod tests {
             mid in any::<bool>(),
             chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300), 0u64..50), 0..24),
         ) {
-            let cfg = EngineConfig { max_message: 128, ..EngineConfig::default() };
+            let cfg = EngineConfig { max_message: 128, ..raw_cfg() };
             let mut obs = Observed::default();
             let mut tls = None;
             let mut st = MysqlState::new(mid);
@@ -2269,8 +2274,8 @@ mod tests {
                 if let Some(b) = fx[i].1.get_mut(j) { *b = val; }
             }
             let chunks: Chunks = fx.iter().flat_map(|(d, c)| c.chunks(cut).map(move |x| (*d, x.to_vec()))).collect();
-            let _ = run_cfg(&EngineConfig::default(), false, &chunks);
-            let _ = run_cfg(&EngineConfig::default(), true, &chunks);
+            let _ = run_cfg(&raw_cfg(), false, &chunks);
+            let _ = run_cfg(&raw_cfg(), true, &chunks);
         }
     }
 }
