@@ -1,10 +1,14 @@
-//! Wires capture → decode → flow → engine → findings for one capture file.
+//! Wires capture → decode → flow → engine → findings.
+//!
+//! [`Analyzer`] takes packets from any source (one file, several files read as one
+//! capture, a live interface) and hands out connection verdicts as connections end;
+//! [`analyze_file`] is the one-file convenience over it.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::capture::file::{CaptureError, CaptureFile, ReadStats};
-use crate::capture::Timestamp;
+use crate::capture::{Packet, Timestamp};
 use crate::decode::{DecodeStats, Decoder};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
@@ -19,10 +23,10 @@ pub struct AnalyzeConfig {
     pub ports: PortHints,
 }
 
-/// Result of analysing one capture file.
+/// Result of analysing one capture (one file, or several read as one).
 #[derive(Debug, Clone, Default)]
 pub struct CaptureReport {
-    /// The file as the user named it.
+    /// The capture as the user named it.
     pub path: String,
     pub read: ReadStats,
     pub decode: DecodeStats,
@@ -38,6 +42,143 @@ pub struct CaptureReport {
     pub warnings: Vec<String>,
 }
 
+/// Packets in, connection verdicts out. One per capture; not shared between threads.
+pub struct Analyzer {
+    name: String,
+    engine_cfg: Arc<EngineConfig>,
+    ports: PortHints,
+    table: FlowTable<Dissector>,
+    decoder: Decoder,
+    conns: Vec<ConnectionReport>,
+    decode_errors: u64,
+    first_decode_error: Option<String>,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+}
+
+impl Analyzer {
+    /// `name` labels the capture in every connection report.
+    pub fn new(name: &str, cfg: &AnalyzeConfig) -> Analyzer {
+        let mut flow_cfg = cfg.flow.clone();
+        flow_cfg.server_ports = cfg.ports.ports();
+        Analyzer {
+            name: name.to_string(),
+            engine_cfg: Arc::new(cfg.engine.clone()),
+            ports: cfg.ports.clone(),
+            table: FlowTable::new(flow_cfg),
+            decoder: Decoder::new(),
+            conns: Vec::new(),
+            decode_errors: 0,
+            first_decode_error: None,
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    /// Feed one packet; verdicts of connections that end are kept for [`Analyzer::finish`].
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        self.packet_with(pkt, &mut |_| {});
+    }
+
+    /// Feed one packet; `on_close` also sees each verdict as its connection ends (FIN/RST
+    /// after a linger, idle timeout, eviction), for streaming output.
+    pub fn packet_with(&mut self, pkt: &Packet<'_>, on_close: &mut dyn FnMut(&ConnectionReport)) {
+        if self.first_ts.is_none() {
+            self.first_ts = Some(pkt.ts);
+        }
+        // Captures are not always in time order: keep the latest.
+        if self.last_ts.is_none_or(|t| pkt.ts > t) {
+            self.last_ts = Some(pkt.ts);
+        }
+        match self.decoder.decode(pkt) {
+            Ok(Some(seg)) => {
+                let Analyzer { name, engine_cfg, ports, table, conns, .. } = self;
+                let mut new_handler = |meta: &crate::flow::ConnMeta| {
+                    Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
+                };
+                let mut finished = |c: Conn<Dissector>| keep(name, conns, c, on_close);
+                table.process(&seg, pkt.ts, &mut new_handler, &mut finished);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.decode_errors += 1;
+                if self.first_decode_error.is_none() {
+                    self.first_decode_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Verdicts kept so far (connections that already ended).
+    pub fn finished_connections(&self) -> &[ConnectionReport] {
+        &self.conns
+    }
+
+    /// End of input: finish every connection and build the report. `read` describes how
+    /// the packets were read (file statistics, warnings); its warning becomes the
+    /// report's first warning.
+    pub fn finish(self, read: ReadStats) -> CaptureReport {
+        self.finish_with(read, &mut |_| {})
+    }
+
+    pub fn finish_with(mut self, read: ReadStats, on_close: &mut dyn FnMut(&ConnectionReport)) -> CaptureReport {
+        {
+            let Analyzer { name, table, conns, .. } = &mut self;
+            table.finish_all(&mut |c| keep(name, conns, c, on_close));
+        }
+        let mut conns = std::mem::take(&mut self.conns);
+        conns.sort_by_key(|c| c.start_ns);
+
+        let mut warnings = Vec::new();
+        if let Some(w) = &read.warning {
+            warnings.push(w.clone());
+        }
+        if self.decode_errors > 0 {
+            warnings.push(format!(
+                "{} packet(s) could not be decoded ({})",
+                self.decode_errors,
+                self.first_decode_error.as_deref().unwrap_or("?")
+            ));
+        }
+        if self.table.stats.evicted_flows > 0 {
+            warnings.push(format!(
+                "{} connection(s) evicted early because the flow table was full",
+                self.table.stats.evicted_flows
+            ));
+        }
+        CaptureReport {
+            path: self.name,
+            read,
+            decode: self.decoder.stats.clone(),
+            flows: self.table.stats.clone(),
+            decode_errors: self.decode_errors,
+            first_decode_error: self.first_decode_error,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            connections: conns,
+            warnings,
+        }
+    }
+}
+
+fn keep(
+    name: &str,
+    conns: &mut Vec<ConnectionReport>,
+    c: Conn<Dissector>,
+    on_close: &mut dyn FnMut(&ConnectionReport),
+) {
+    if findings::is_reportable(&c.handler) {
+        let r = findings::assess(name, &c.meta, &c.handler);
+        on_close(&r);
+        conns.push(r);
+    }
+}
+
 /// Analyse one capture file. `progress` gets the bytes read so far after each buffer
 /// refill. A damaged file yields the report for what was read plus a warning.
 pub fn analyze_file(
@@ -46,69 +187,7 @@ pub fn analyze_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<CaptureReport, CaptureError> {
     let mut file = CaptureFile::open(path)?;
-    let name = path.display().to_string();
-    let engine_cfg = Arc::new(cfg.engine.clone());
-    let mut flow_cfg = cfg.flow.clone();
-    flow_cfg.server_ports = cfg.ports.ports();
-    let mut table: FlowTable<Dissector> = FlowTable::new(flow_cfg);
-    let mut decoder = Decoder::new();
-    let mut report = CaptureReport { path: name.clone(), ..CaptureReport::default() };
-    let mut conns: Vec<ConnectionReport> = Vec::new();
-
-    let ports = &cfg.ports;
-    let mut new_handler = |meta: &crate::flow::ConnMeta| {
-        Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
-    };
-    let mut finished = |c: Conn<Dissector>| {
-        if findings::is_reportable(&c.handler) {
-            conns.push(findings::assess(&name, &c.meta, &c.handler));
-        }
-    };
-
-    let read = {
-        let (first_ts, last_ts, decode_errors, first_err) =
-            (&mut report.first_ts, &mut report.last_ts, &mut report.decode_errors, &mut report.first_decode_error);
-        file.for_each(progress, &mut |pkt| {
-            if first_ts.is_none() {
-                *first_ts = Some(pkt.ts);
-            }
-            // Captures are not always in time order: keep the latest.
-            if last_ts.is_none_or(|t| pkt.ts > t) {
-                *last_ts = Some(pkt.ts);
-            }
-            match decoder.decode(pkt) {
-                Ok(Some(seg)) => table.process(&seg, pkt.ts, &mut new_handler, &mut finished),
-                Ok(None) => {}
-                Err(e) => {
-                    *decode_errors += 1;
-                    if first_err.is_none() {
-                        *first_err = Some(e.to_string());
-                    }
-                }
-            }
-        })?
-    };
-    table.finish_all(&mut finished);
-    conns.sort_by_key(|c| c.start_ns);
-
-    if let Some(w) = &read.warning {
-        report.warnings.push(w.clone());
-    }
-    if report.decode_errors > 0 {
-        report.warnings.push(format!(
-            "{} packet(s) could not be decoded ({})",
-            report.decode_errors,
-            report.first_decode_error.as_deref().unwrap_or("?")
-        ));
-    }
-    if table.stats.evicted_flows > 0 {
-        report
-            .warnings
-            .push(format!("{} connection(s) evicted early because the flow table was full", table.stats.evicted_flows));
-    }
-    report.read = read;
-    report.decode = decoder.stats.clone();
-    report.flows = table.stats.clone();
-    report.connections = conns;
-    Ok(report)
+    let mut analyzer = Analyzer::new(&path.display().to_string(), cfg);
+    let read = file.for_each(progress, &mut |pkt| analyzer.packet(pkt))?;
+    Ok(analyzer.finish(read))
 }
