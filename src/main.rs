@@ -98,6 +98,7 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
     Some(match s.to_ascii_lowercase().as_str() {
         "postgresql" | "postgres" | "pgsql" | "pg" => EngineKind::Postgres,
         "mysql" | "mariadb" => EngineKind::Mysql,
+        "tds" | "mssql" | "sqlserver" => EngineKind::Tds,
         _ => return None,
     })
 }
@@ -111,7 +112,7 @@ fn config(args: &Args) -> Result<AnalyzeConfig> {
             bail!("--port {p:?}: expected ENGINE=PORT, e.g. postgresql=6543");
         };
         let Some(kind) = parse_engine(engine.trim()) else {
-            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql)");
+            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql, tds)");
         };
         let port: u16 = port
             .trim()
