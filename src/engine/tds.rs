@@ -1224,7 +1224,10 @@ impl TdsState {
                 if let Some(v) = pl.version_string() {
                     cx.obs.server_version.get_or_insert(v);
                 }
-                if let Some(e) = pl.encryption {
+                // A server answers NOT_SUP to a client that said NOT_SUP whatever it could
+                // do: only an answer to a client that offered TLS says what it offers.
+                let client_offered = self.client_enc.is_some_and(|c| c.base() != EncryptOption::NOT_SUP);
+                if let (Some(e), true) = (pl.encryption, client_offered) {
                     cx.obs.tls_offered_by_server = Some(e.base() != EncryptOption::NOT_SUP);
                 }
                 let neg = negotiate(
