@@ -1360,3 +1360,543 @@ impl TdsState {
 fn tls_plausible(b: &[u8]) -> bool {
     b.len() >= TLS_HEADER_LEN && usize::from(u16::from_be_bytes([b[3], b[4]])) <= crate::tls::MAX_RECORD_LEN
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use proptest::prelude::*;
+
+    const C: Direction = Direction::ToServer;
+    const S: Direction = Direction::ToClient;
+    type Chunks = Vec<(Direction, Vec<u8>)>;
+
+    fn raw_cfg() -> EngineConfig {
+        EngineConfig { show_literals: true, ..EngineConfig::default() }
+    }
+
+    /// One TDS packet: header computed from the payload.
+    fn pkt(ty: u8, status: u8, payload: &[u8]) -> Vec<u8> {
+        let n = (payload.len() + HEADER_LEN) as u16;
+        let mut v = vec![ty, status, (n >> 8) as u8, n as u8, 0x00, 0x00, 0x01, 0x00];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn u16le(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// [MS-TDS] 4.1 "Pre-Login Request", byte for byte.
+    const SPEC_PRELOGIN: &[u8] = &[
+        /* type */ 0x12, /* status EOM */ 0x01, /* length */ 0x00, 0x2f, /* SPID */ 0x00, 0x00,
+        /* packet id */ 0x01, /* window */ 0x00, /* VERSION at 0x1a, 6 bytes */ 0x00, 0x00, 0x1a, 0x00,
+        0x06, /* ENCRYPTION at 0x20, 1 byte */ 0x01, 0x00, 0x20, 0x00, 0x01,
+        /* INSTOPT at 0x21, 1 byte */ 0x02, 0x00, 0x21, 0x00, 0x01, /* THREADID at 0x22, 4 bytes */ 0x03,
+        0x00, 0x22, 0x00, 0x04, /* MARS at 0x26, 1 byte */ 0x04, 0x00, 0x26, 0x00, 0x01,
+        /* terminator */ 0xff, /* version 9.0.0, sub-build 0 */ 0x09, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* encryption ON */ 0x01, /* instance "" */ 0x00, /* thread id */ 0xb8, 0x0d, 0x00, 0x00,
+        /* MARS on */ 0x01,
+    ];
+
+    /// A PRELOGIN payload with VERSION and ENCRYPTION only.
+    fn prelogin(version: [u8; 6], enc: u8) -> Vec<u8> {
+        let mut v = vec![
+            /* VERSION at 11, 6 bytes */ 0x00, 0x00, 0x0b, 0x00, 0x06, /* ENCRYPTION at 17, 1 byte */ 0x01,
+            0x00, 0x11, 0x00, 0x01, /* terminator */ 0xff,
+        ];
+        v.extend_from_slice(&version);
+        v.push(enc);
+        v
+    }
+
+    /// A LOGIN7 record (TDS 7.4) with the given strings; the password is obfuscated as
+    /// [MS-TDS] 2.2.6.4 says.
+    fn login7(host: &str, user: &str, password: &str, app: &str, database: &str) -> Vec<u8> {
+        let fields = [host, user, password, app, "srv", "", "lib", "", database];
+        let mut fixed = Vec::new();
+        fixed.extend_from_slice(&0u32.to_le_bytes()); // length, patched below
+        fixed.extend_from_slice(&0x7400_0004u32.to_le_bytes()); // TDS 7.4
+        fixed.extend_from_slice(&4096u32.to_le_bytes()); // packet size
+        fixed.extend_from_slice(&[0; 4 + 4 + 4]); // client version, PID, connection id
+        fixed.extend_from_slice(&[0xe0, 0x03, 0x00, 0x00]); // option flags 1, 2 (no fIntSecurity), type, 3
+        fixed.extend_from_slice(&[0; 8]); // time zone, LCID
+        let offsets_len = 9 * 4 + 6 + 4 * 4;
+        let mut data = Vec::new();
+        let mut table = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            let off = (36 + offsets_len + data.len()) as u16;
+            let mut b = u16le(f);
+            if i == 2 {
+                b = b.iter().map(|&x| ((x << 4) | (x >> 4)) ^ 0xa5).collect();
+            }
+            table.extend_from_slice(&off.to_le_bytes());
+            table.extend_from_slice(&(f.encode_utf16().count() as u16).to_le_bytes());
+            data.extend_from_slice(&b);
+        }
+        table.extend_from_slice(&[0; 6]); // client id
+        table.extend_from_slice(&[0; 16]); // SSPI, attach db file, change password, SSPI long
+        let mut v = fixed;
+        v.extend_from_slice(&table);
+        v.extend_from_slice(&data);
+        let n = v.len() as u32;
+        v[..4].copy_from_slice(&n.to_le_bytes());
+        v
+    }
+
+    /// LOGINACK for "Microsoft SQL Server" 16.0.1000, then DONE (TDS 7.2+).
+    fn login_ack() -> Vec<u8> {
+        let name = u16le("Microsoft SQL Server");
+        let mut body =
+            vec![/* interface */ 0x01, /* TDS 7.4 */ 0x74, 0x00, 0x00, 0x04, /* name chars */ 20];
+        body.extend_from_slice(&name);
+        body.extend_from_slice(&[/* 16.0 */ 16, 0, /* build 1000 */ 0x03, 0xe8]);
+        let mut v = vec![0xad];
+        v.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        v.extend_from_slice(&body);
+        v.extend_from_slice(&[/* DONE */ 0xfd, 0x00, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    }
+
+    /// ALL_HEADERS with the transaction descriptor header (22 bytes).
+    fn all_headers() -> Vec<u8> {
+        let mut v = vec![/* total */ 0x16, 0x00, 0x00, 0x00, /* header length */ 0x12, 0x00, 0x00, 0x00];
+        v.extend_from_slice(&[/* type: transaction descriptor */ 0x02, 0x00]);
+        v.extend_from_slice(&[0; 8]); // descriptor
+        v.extend_from_slice(&[/* outstanding requests */ 0x01, 0x00, 0x00, 0x00]);
+        v
+    }
+
+    fn batch(sql: &str) -> Vec<u8> {
+        let mut p = all_headers();
+        p.extend_from_slice(&u16le(sql));
+        pkt(0x01, 0x01, &p)
+    }
+
+    struct Run {
+        obs: Observed,
+        feeds: Vec<(Direction, Feed)>,
+        tls: Option<Box<crate::tls::TlsTracker>>,
+    }
+
+    /// Feed chunks like the dissector: after StartTls a direction's bytes go to the
+    /// tracker, after Stop nothing is fed.
+    fn run_with(midstream: bool, chunks: &[(Direction, Vec<u8>)]) -> Run {
+        let cfg = raw_cfg();
+        let mut obs = Observed::default();
+        let mut tls = None;
+        let mut st = TdsState::new(midstream);
+        let mut feeds = Vec::new();
+        let mut in_tls = [false; 2];
+        for (d, c) in chunks {
+            if in_tls[d.index()] {
+                tls.get_or_insert_with(|| Box::new(crate::tls::TlsTracker::new())).feed(*d, c);
+                continue;
+            }
+            let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
+            let f = st.feed(*d, c, &mut cx);
+            feeds.push((*d, f));
+            match f {
+                Feed::StartTls { offset } => {
+                    in_tls[d.index()] = true;
+                    tls.get_or_insert_with(|| Box::new(crate::tls::TlsTracker::new())).feed(*d, &c[offset..]);
+                }
+                Feed::Stop => break,
+                Feed::Continue => {}
+            }
+            for ds in &st.dirs {
+                assert!(ds.msg.capacity() <= cfg.max_message.max(LOGIN_CAP), "message buffer unbounded");
+            }
+        }
+        Run { obs, feeds, tls }
+    }
+
+    fn run(chunks: &[(Direction, Vec<u8>)]) -> Observed {
+        run_with(false, chunks).obs
+    }
+
+    fn bytewise(chunks: &[(Direction, Vec<u8>)]) -> Chunks {
+        chunks.iter().flat_map(|(d, c)| c.iter().map(move |b| (*d, vec![*b]))).collect()
+    }
+
+    fn plain_login(client_enc: u8, server_enc: u8) -> Chunks {
+        vec![
+            (C, pkt(0x12, 0x01, &prelogin([0x0b, 0x00, 0x00, 0x00, 0x00, 0x00], client_enc))),
+            (S, pkt(0x04, 0x01, &prelogin([16, 0, 0x03, 0xe8, 0, 0], server_enc))),
+            (C, pkt(0x10, 0x01, &login7("ws01", "legacy", "s3cret-pw", "tsql", "shop"))),
+            (S, pkt(0x04, 0x01, &login_ack())),
+            (C, batch("SELECT * FROM accounts WHERE card = '4111'")),
+            (S, pkt(0x04, 0x01, &[0xfd, 0x10, 0x00, 0xc1, 0x00, 1, 0, 0, 0, 0, 0, 0, 0])),
+        ]
+    }
+
+    #[test]
+    fn spec_prelogin_example() {
+        let h = parse_header(SPEC_PRELOGIN).unwrap();
+        assert_eq!(h.ptype, PacketType::PRELOGIN);
+        assert!(h.eom());
+        assert_eq!(h.length, 0x2f);
+        assert_eq!(h.payload_len(), SPEC_PRELOGIN.len() - HEADER_LEN);
+        let p = parse_prelogin(&SPEC_PRELOGIN[HEADER_LEN..]).unwrap();
+        assert_eq!(p.version, Some((9, 0, 0, 0)));
+        assert_eq!(p.version_string().as_deref(), Some("9.0.0"));
+        assert_eq!(p.encryption, Some(EncryptOption::ON));
+        assert_eq!(p.instance.as_deref(), Some(""));
+        assert_eq!(p.thread_id, Some(0xb80d_0000));
+        assert_eq!(p.mars, Some(1));
+        assert_eq!(probe(C, SPEC_PRELOGIN, false), Probe::Match);
+    }
+
+    #[test]
+    fn prelogin_truncated_wrong_length_and_hostile() {
+        let body = &SPEC_PRELOGIN[HEADER_LEN..];
+        // Every truncation of the packet: the probe waits, never matches a half.
+        for n in 0..SPEC_PRELOGIN.len() {
+            assert_eq!(probe(C, &SPEC_PRELOGIN[..n], false), Probe::NeedMore, "cut at {n}");
+            let _ = parse_prelogin(&body[..n.min(body.len())]);
+        }
+        // Option data beyond the payload.
+        let mut bad = body.to_vec();
+        bad[1] = 0x01; // VERSION offset 0x011a
+        assert_eq!(parse_prelogin(&bad), None);
+        // Option data inside the option table.
+        let mut bad = body.to_vec();
+        bad[2] = 0x02;
+        assert_eq!(parse_prelogin(&bad), None);
+        // No terminator.
+        assert_eq!(parse_prelogin(&[0x00, 0x00, 0x05, 0x00, 0x00]), None);
+        // Huge offset and length in an option.
+        assert_eq!(parse_prelogin(&[0x01, 0xff, 0xff, 0xff, 0xff, 0xff]), None);
+        // Wrong packet length: 0x0004 is shorter than the header itself.
+        let mut short = SPEC_PRELOGIN.to_vec();
+        short[3] = 0x04;
+        assert_eq!(probe(C, &short, false), Probe::NoMatch);
+        // Non-zero window byte.
+        let mut w = SPEC_PRELOGIN.to_vec();
+        w[7] = 0x01;
+        assert_eq!(probe(C, &w, false), Probe::NoMatch);
+    }
+
+    #[test]
+    fn negotiation_table() {
+        use EncryptOption as E;
+        assert_eq!(negotiate(E::OFF, E::OFF), Negotiated::LoginOnly);
+        assert_eq!(negotiate(E::OFF, E::ON), Negotiated::Full);
+        assert_eq!(negotiate(E::OFF, E::REQ), Negotiated::Full);
+        assert_eq!(negotiate(E::ON, E::ON), Negotiated::Full);
+        assert_eq!(negotiate(E::OFF, E::NOT_SUP), Negotiated::None);
+        assert_eq!(negotiate(E::NOT_SUP, E::NOT_SUP), Negotiated::None);
+        assert_eq!(negotiate(E::NOT_SUP, E::OFF), Negotiated::None);
+        assert_eq!(negotiate(E::ON, E::NOT_SUP), Negotiated::Refused);
+        assert_eq!(negotiate(E::NOT_SUP, E::REQ), Negotiated::Refused);
+        // The client-certificate bit does not change the mode.
+        assert_eq!(negotiate(E(0x81), E::ON), Negotiated::Full);
+        assert_eq!(E(0x81).name(), "ENCRYPT_ON|ENCRYPT_CLIENT_CERT");
+    }
+
+    #[test]
+    fn login7_fields_and_hostile_offsets() {
+        let l = login7("ws01", "legacy", "s3cret-pw", "tsql", "shop");
+        let p = parse_login7(&l).unwrap();
+        assert_eq!(p.tds_version, 0x7400_0004);
+        assert_eq!(p.user.as_deref(), Some("legacy"));
+        assert_eq!(p.host.as_deref(), Some("ws01"));
+        assert_eq!(p.app.as_deref(), Some("tsql"));
+        assert_eq!(p.database.as_deref(), Some("shop"));
+        assert!(p.has_password && !p.integrated);
+        // User name offset pointing past the record.
+        let mut bad = l.clone();
+        bad[36 + 4] = 0xff;
+        bad[36 + 5] = 0xff;
+        assert_eq!(parse_login7(&bad), None);
+        // Huge character count.
+        let mut bad = l.clone();
+        bad[36 + 6] = 0xff;
+        bad[36 + 7] = 0x7f;
+        assert_eq!(parse_login7(&bad), None);
+        for n in 0..l.len() {
+            let _ = parse_login7(&l[..n]);
+        }
+    }
+
+    #[test]
+    fn cleartext_login_never_stores_the_password() {
+        let obs = run(&plain_login(0x02, 0x02));
+        assert_eq!(obs.engine, EngineKind::Tds);
+        assert_eq!(obs.user.as_deref(), Some("legacy"));
+        assert_eq!(obs.database.as_deref(), Some("shop"));
+        assert_eq!(obs.application_name.as_deref(), Some("tsql"));
+        assert_eq!(obs.client_host.as_deref(), Some("ws01"));
+        assert!(obs.cleartext_password_seen && obs.password_obfuscated);
+        assert_eq!(obs.auth_ok, Some(true));
+        assert_eq!(obs.server_version.as_deref(), Some("16.0.1000"));
+        assert_eq!(obs.queries, ["SELECT * FROM accounts WHERE card = '4111'"]);
+        assert!(obs.tls_upgrade.is_none() && !obs.tls_login_only);
+        // The client said NOT_SUP: the server's NOT_SUP says nothing about what it offers.
+        assert_eq!(obs.tls_offered_by_server, None);
+        let dump = format!("{obs:?}");
+        assert!(!dump.contains("s3cret"), "password kept: {dump}");
+    }
+
+    #[test]
+    fn server_not_sup_refuses_a_client_that_offered() {
+        let obs = run(&plain_login(0x00, 0x02));
+        assert_eq!(obs.tls_offered_by_server, Some(false));
+        assert!(!obs.tls_requested, "OFF offers TLS but does not ask for it");
+    }
+
+    #[test]
+    fn split_bytewise_gives_same_facts() {
+        for chunks in [plain_login(0x02, 0x02), plain_login(0x00, 0x02)] {
+            let whole = run(&chunks);
+            let split = run(&bytewise(&chunks));
+            assert_eq!(format!("{whole:?}"), format!("{split:?}"));
+        }
+    }
+
+    #[test]
+    fn message_spanning_packets() {
+        let sql = "UPDATE accounts SET balance = balance + 10 WHERE id = 7";
+        let mut p = all_headers();
+        p.extend_from_slice(&u16le(sql));
+        let (a, b) = p.split_at(40);
+        let mut chunks = plain_login(0x02, 0x02);
+        chunks.truncate(4);
+        chunks.push((C, [pkt(0x01, 0x00, a), pkt(0x01, 0x01, b)].concat()));
+        let obs = run(&chunks);
+        assert_eq!(obs.queries, [sql]);
+    }
+
+    #[test]
+    fn rpc_by_name_and_by_procid() {
+        // RPC "p_GetBogusData" with no parameters.
+        let mut p = all_headers();
+        p.extend_from_slice(&[/* name length */ 14, 0x00]);
+        p.extend_from_slice(&u16le("p_GetBogusData"));
+        p.extend_from_slice(&[/* option flags */ 0x00, 0x00]);
+        let call = parse_rpc(&p, 100).unwrap();
+        assert_eq!(call.name, "p_GetBogusData");
+        assert_eq!(call.statement, None);
+        // sp_executesql by ProcID 10 with an NVARCHAR(4000) statement.
+        let stmt = u16le("SELECT name FROM sys.databases");
+        let mut p = all_headers();
+        p.extend_from_slice(&[/* 0xFFFF: ProcID follows */ 0xff, 0xff, /* sp_executesql */ 0x0a, 0x00]);
+        p.extend_from_slice(&[/* option flags */ 0x00, 0x00, /* unnamed */ 0x00, /* status */ 0x00]);
+        p.extend_from_slice(&[/* NVARCHAR */ 0xe7, /* max 8000 */ 0x40, 0x1f]);
+        p.extend_from_slice(&[/* collation */ 0x09, 0x04, 0xd0, 0x00, 0x34]);
+        p.extend_from_slice(&(stmt.len() as u16).to_le_bytes());
+        p.extend_from_slice(&stmt);
+        let call = parse_rpc(&p, 100).unwrap();
+        assert_eq!(call.name, "sp_executesql");
+        assert_eq!(call.statement.as_deref(), Some("SELECT name FROM sys.databases"));
+        // The same with NVARCHAR(MAX): a PLP value of one chunk.
+        let mut q = p[..p.len() - stmt.len() - 2 - 7].to_vec();
+        q.extend_from_slice(&[0xff, 0xff, 0x09, 0x04, 0xd0, 0x00, 0x34]);
+        q.extend_from_slice(&(stmt.len() as u64).to_le_bytes());
+        q.extend_from_slice(&(stmt.len() as u32).to_le_bytes());
+        q.extend_from_slice(&stmt);
+        q.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(parse_rpc(&q, 100).unwrap().statement.as_deref(), Some("SELECT name FROM sys.databases"));
+        // Truncated anywhere: no panic.
+        for n in 0..q.len() {
+            let _ = parse_rpc(&q[..n], 100);
+        }
+        // Through the engine, mid-stream.
+        let obs = run_with(true, &[(C, pkt(0x03, 0x01, &p))]).obs;
+        assert_eq!(obs.queries, ["SELECT name FROM sys.databases"]);
+    }
+
+    #[test]
+    fn batch_without_all_headers_tds71() {
+        let p = u16le("select 1");
+        assert_eq!(parse_sql_batch(&p, 100).as_deref(), Some("select 1"));
+        assert_eq!(skip_all_headers(&p), &p[..]);
+    }
+
+    #[test]
+    fn login_response_loginack_and_error() {
+        let r = parse_login_response(&login_ack());
+        assert!(r.login_ack);
+        assert_eq!(r.version.as_deref(), Some("16.0.1000"));
+        assert_eq!(r.prog_name.as_deref(), Some("Microsoft SQL Server"));
+        // ERROR 18456 "Login failed" then DONE with the error bit.
+        let msg = u16le("Login failed");
+        let mut body = vec![];
+        body.extend_from_slice(&18456u32.to_le_bytes());
+        body.extend_from_slice(&[/* state */ 1, /* class */ 14]);
+        body.extend_from_slice(&(12u16).to_le_bytes());
+        body.extend_from_slice(&msg);
+        body.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0]); // server, proc name, line number
+        let mut err = vec![0xaa];
+        err.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        err.extend_from_slice(&body);
+        let r = parse_login_response(&err);
+        assert!(!r.login_ack);
+        assert_eq!(r.errors, [(18456, "Login failed".to_string())]);
+        let mut chunks = plain_login(0x02, 0x02);
+        chunks[3] = (S, pkt(0x04, 0x01, &err));
+        chunks.truncate(4);
+        assert_eq!(run(&chunks).auth_ok, Some(false));
+        // A token length beyond the message: stops, no panic.
+        assert!(!parse_login_response(&[0xad, 0xff, 0xff, 0x01]).login_ack);
+    }
+
+    /// Split a recorded TLS byte stream into whole records.
+    fn records(stream: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos + 5 <= stream.len() {
+            let n = 5 + usize::from(u16::from_be_bytes([stream[pos + 3], stream[pos + 4]]));
+            out.push(&stream[pos..(pos + n).min(stream.len())]);
+            pos += n;
+        }
+        out
+    }
+
+    /// The TLS 1.2 handshake recorded from OpenSSL peers, carried as TDS 7.x carries
+    /// it: handshake and ChangeCipherSpec records wrapped in PRELOGIN packets, then
+    /// application data as raw records.
+    fn tds_tls12(client_enc: u8, server_enc: u8) -> Chunks {
+        let c2s = include_bytes!("../../tests/fixtures/tls/tls12_rsa.c2s");
+        let s2c = include_bytes!("../../tests/fixtures/tls/tls12_rsa.s2c");
+        let (c, s) = (records(c2s), records(s2c));
+        let hs = |r: &&[u8]| r[0] == 22 || r[0] == 20;
+        let wrap = |rs: &[&[u8]]| pkt(0x12, 0x01, &rs.concat());
+        let c_hs: Vec<&[u8]> = c.iter().copied().take_while(hs).collect();
+        let s_hs: Vec<&[u8]> = s.iter().copied().take_while(hs).collect();
+        let c_app: Vec<u8> = c.iter().copied().skip(c_hs.len()).collect::<Vec<_>>().concat();
+        let s_app: Vec<u8> = s.iter().copied().skip(s_hs.len()).collect::<Vec<_>>().concat();
+        vec![
+            (C, pkt(0x12, 0x01, &prelogin([0x0b, 0, 0, 0, 0, 0], client_enc))),
+            (S, pkt(0x04, 0x01, &prelogin([16, 0, 0x03, 0xe8, 0, 0], server_enc))),
+            (C, wrap(&c_hs[..1])),
+            (S, wrap(&s_hs)),
+            (C, wrap(&c_hs[1..])),
+            (C, c_app),
+            (S, s_app),
+        ]
+    }
+
+    #[test]
+    fn full_tls_inside_prelogin_then_raw_records() {
+        let r = run_with(false, &tds_tls12(0x01, 0x01));
+        assert_eq!(r.obs.tls_upgrade, Some(TlsUpgrade::TdsPrelogin));
+        assert!(!r.obs.tls_login_only);
+        assert!(r.obs.tls_requested);
+        assert_eq!(r.obs.server_version.as_deref(), Some("16.0.1000"));
+        let s = r.tls.as_ref().unwrap().summary();
+        assert_eq!(s.version, Some(0x0303));
+        assert_eq!(s.cipher, Some(0xc02f));
+        assert_eq!(s.sni.as_deref(), Some("db.test.local"));
+        assert_eq!(s.cert_visibility, crate::tls::CertVisibility::Seen);
+        assert!(s.encrypted_records[0] > 0 && s.encrypted_records[1] > 0);
+        // Both directions were handed to the tracker at their first raw record.
+        let starts: Vec<_> = r.feeds.iter().filter(|(_, f)| matches!(f, Feed::StartTls { .. })).collect();
+        assert_eq!(starts.len(), 2, "{:?}", r.feeds);
+        // The same bytes one at a time.
+        let split = run_with(false, &bytewise(&tds_tls12(0x01, 0x01)));
+        assert_eq!(split.tls.unwrap().summary().cipher, Some(0xc02f));
+    }
+
+    #[test]
+    fn login_only_tls_then_plaintext_batch() {
+        let mut chunks = tds_tls12(0x00, 0x00);
+        // LOGIN7 went as the client's raw records; the server answers in the clear.
+        chunks.truncate(6);
+        chunks.push((S, pkt(0x04, 0x01, &login_ack())));
+        chunks.push((C, batch("SELECT 1")));
+        let r = run_with(false, &chunks);
+        assert!(r.obs.tls_login_only);
+        assert_eq!(r.obs.tls_upgrade, Some(TlsUpgrade::TdsPrelogin));
+        assert!(!r.feeds.iter().any(|(_, f)| matches!(f, Feed::StartTls { .. })));
+        assert_eq!(r.obs.auth_ok, Some(true));
+        assert_eq!(r.obs.queries, ["SELECT 1"]);
+        assert_eq!(r.tls.unwrap().summary().version, Some(0x0303));
+    }
+
+    #[test]
+    fn probes() {
+        // PostgreSQL StartupMessage / SSLRequest: not TDS.
+        assert_eq!(probe(C, &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f], false), Probe::NoMatch);
+        // A TLS ClientHello record: not TDS framing.
+        assert_eq!(probe(C, &[0x16, 0x03, 0x01, 0x00, 0x80, 0x01, 0x00, 0x00, 0x7c], true), Probe::NoMatch);
+        // Mid-stream SQL batch and a response starting with DONE.
+        assert_eq!(probe(C, &batch("select @@version"), true), Probe::Match);
+        assert_eq!(probe(C, &batch("select @@version"), false), Probe::NoMatch);
+        let done = pkt(0x04, 0x01, &[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(probe(S, &done, true), Probe::Match);
+        // Binary junk in a batch packet.
+        assert_eq!(
+            probe(C, &pkt(0x01, 0x01, &[0x00, 0x01, 0x02, 0x03, 0xff, 0xfe, 0x00, 0x00, 0x10, 0x11]), true),
+            Probe::NoMatch
+        );
+        // LOGIN7 as the first packet (TDS 7.0 clients skip PRELOGIN).
+        let l = pkt(0x10, 0x01, &login7("h", "u", "p", "a", "d"));
+        assert_eq!(probe(C, &l, false), Probe::Match);
+        assert_eq!(probe(C, &l[..20], false), Probe::NeedMore);
+    }
+
+    #[test]
+    fn sybase_legacy_login_and_language_token() {
+        let mut rec = vec![0u8; SYBASE_LOGIN_LEN - HEADER_LEN];
+        rec[31..35].copy_from_slice(b"sa_x");
+        rec[61] = 4; // user name length
+        rec[62..67].copy_from_slice(b"hunt2");
+        rec[92] = 5; // password length
+        let login = pkt(0x02, 0x00, &rec);
+        assert_eq!(probe(C, &login, false), Probe::Match);
+        let mut lang = vec![/* TDS_LANGUAGE */ 0x21, /* length */ 0x0e, 0, 0, 0, /* status */ 0];
+        lang.extend_from_slice(b"use aaaa_prod");
+        let obs = run(&[(C, login), (C, pkt(0x0f, 0x01, &lang))]);
+        assert!(obs.tds_legacy_login);
+        assert_eq!(obs.user.as_deref(), Some("sa_x"));
+        assert!(obs.cleartext_password_seen && !obs.password_obfuscated);
+        assert_eq!(obs.queries, ["use aaaa_prod"]);
+        assert!(!format!("{obs:?}").contains("hunt2"));
+        // A length byte over 30 is not a login record.
+        let mut bad = rec.clone();
+        bad[61] = 31;
+        assert_eq!(probe(C, &pkt(0x02, 0x00, &bad), false), Probe::NoMatch);
+    }
+
+    #[test]
+    fn midstream_resync_after_gap() {
+        let cfg = raw_cfg();
+        let mut obs = Observed::default();
+        let mut tls = None;
+        let mut st = TdsState::new(true);
+        let b = batch("select 42");
+        let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
+        // Starts inside a packet: ignored until a packet start.
+        st.feed(C, &b[5..], &mut cx);
+        st.feed(C, &b, &mut cx);
+        // A gap inside the next packet, then a fresh packet.
+        st.feed(C, &b[..12], &mut cx);
+        st.gap(C, 1000, &mut cx);
+        st.feed(C, &batch("select 43"), &mut cx);
+        assert_eq!(obs.queries, ["select 42", "select 43"]);
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_bytes_never_panic(chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..12), mid in any::<bool>()) {
+            let chunks: Chunks = chunks.into_iter().map(|(d, c)| (if d { C } else { S }, c)).collect();
+            let _ = run_with(mid, &chunks);
+            for (d, c) in &chunks {
+                let _ = probe(*d, c, mid);
+                let _ = parse_prelogin(c);
+                let _ = parse_login7(c);
+                let _ = parse_rpc(c, 50);
+                let _ = parse_login_response(c);
+                let _ = parse_legacy_login(c);
+            }
+        }
+
+        #[test]
+        fn huge_lengths_in_valid_headers(len in 0u16..=u16::MAX, ty in prop::sample::select(vec![0x01u8, 0x03, 0x04, 0x10, 0x12]), body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut p = vec![ty, 0x01, (len >> 8) as u8, len as u8, 0, 0, 1, 0];
+            p.extend_from_slice(&body);
+            let _ = run_with(false, &[(C, p.clone()), (S, p)]);
+        }
+    }
+}
