@@ -55,7 +55,7 @@ impl PacketType {
     pub const PRELOGIN: PacketType = PacketType(0x12);
 
     /// Sent by clients.
-    fn from_client(self) -> bool {
+    fn sent_by_client(self) -> bool {
         matches!(self.0, 0x01 | 0x02 | 0x03 | 0x06 | 0x07 | 0x08 | 0x0e | 0x0f | 0x10 | 0x11 | 0x12)
     }
 }
@@ -100,7 +100,7 @@ pub fn parse_header(b: &[u8]) -> Option<PacketHeader> {
 /// in some client captures and is tolerated), a length that holds the header, window 0.
 fn plausible_header(h: &PacketHeader, dir: Direction) -> bool {
     let type_ok = match dir {
-        Direction::ToServer => h.ptype.from_client(),
+        Direction::ToServer => h.ptype.sent_by_client(),
         Direction::ToClient => h.ptype == PacketType::TABULAR_RESULT || h.ptype == PacketType::PRELOGIN,
     };
     type_ok
@@ -557,8 +557,7 @@ fn read_plp(r: &mut Reader<'_>) -> Option<Vec<u8>> {
         return Some(Vec::new());
     }
     let mut out = Vec::new();
-    loop {
-        let Some(n) = r.le_u32() else { break };
+    while let Some(n) = r.le_u32() {
         if n == 0 {
             break;
         }
@@ -782,7 +781,7 @@ pub fn probe(dir: Direction, data: &[u8], midstream: bool) -> Probe {
                 Probe::NeedMore
             }
         }
-        (Direction::ToServer, PacketType::SQL_BATCH) => probe_text_request(payload, complete, &h, data),
+        (Direction::ToServer, PacketType::SQL_BATCH) => probe_text_request(payload, complete),
         (Direction::ToServer, PacketType::RPC) => {
             if payload.len() < 16 && !complete {
                 return Probe::NeedMore;
@@ -843,10 +842,10 @@ pub fn probe(dir: Direction, data: &[u8], midstream: bool) -> Probe {
     }
 }
 
-fn probe_text_request(payload: &[u8], complete: bool, h: &PacketHeader, _data: &[u8]) -> Probe {
+fn probe_text_request(payload: &[u8], complete: bool) -> Probe {
     let text = skip_all_headers(payload);
     if text.len() < 8 {
-        return if complete || h.eom() && complete { Probe::NoMatch } else { Probe::NeedMore };
+        return if complete { Probe::NoMatch } else { Probe::NeedMore };
     }
     if looks_utf16_text(&text[..text.len().min(64)]) {
         Probe::Match
@@ -899,8 +898,6 @@ struct DirState {
     /// Payload of the current message (bounded by `cap`) and its type.
     msg: Vec<u8>,
     msg_type: Option<PacketType>,
-    /// Bytes of the current message not kept (over the cap).
-    msg_dropped: usize,
     /// Framing lost (mid-stream start or gap): wait for a chunk that starts a packet.
     lost: bool,
     /// Raw TLS records seen in this direction.
@@ -915,7 +912,6 @@ impl DirState {
         self.hdr_len = 0;
         self.msg.clear();
         self.msg_type = None;
-        self.msg_dropped = 0;
     }
 }
 
@@ -1079,7 +1075,6 @@ impl TdsState {
                         let d = &mut self.dirs[i];
                         let room = cap.saturating_sub(d.msg.len()).min(n);
                         d.msg.extend_from_slice(&piece[..room]);
-                        d.msg_dropped += n - room;
                     }
                     let left = left - n;
                     self.dirs[i].unit = Unit::TdsPayload { header, left, tls };
@@ -1122,7 +1117,6 @@ impl TdsState {
         match d.unit {
             Unit::TdsPayload { header, left, tls } if (left as u64) > len => {
                 d.unit = Unit::TdsPayload { header, left: left - len as usize, tls };
-                d.msg_dropped += len as usize;
                 if tls {
                     cx.tls().gap(dir, len);
                 }
@@ -1184,7 +1178,6 @@ impl TdsState {
     fn finish_message(&mut self, dir: Direction, ty: PacketType, cx: &mut ConnCx<'_>) {
         let i = dir.index();
         let mut msg = std::mem::take(&mut self.dirs[i].msg);
-        self.dirs[i].msg_dropped = 0;
         self.dirs[i].msg_type = None;
         self.on_message(dir, ty, &msg, cx);
         // Keep the buffer's memory for the next message unless it grew large.
@@ -1428,7 +1421,7 @@ mod tests {
             let off = (36 + offsets_len + data.len()) as u16;
             let mut b = u16le(f);
             if i == 2 {
-                b = b.iter().map(|&x| ((x << 4) | (x >> 4)) ^ 0xa5).collect();
+                b = b.iter().map(|&x| x.rotate_left(4) ^ 0xa5).collect();
             }
             table.extend_from_slice(&off.to_le_bytes());
             table.extend_from_slice(&(f.encode_utf16().count() as u16).to_le_bytes());
