@@ -32,8 +32,8 @@ struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`); content
-    /// probing finds both engines on any port, this only sharpens the hint.
+    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`, `tds=14330`);
+    /// content probing finds every engine on any port, this only sharpens the hint.
     #[arg(long = "port", value_name = "ENGINE=PORT")]
     ports: Vec<String>,
 
