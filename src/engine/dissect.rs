@@ -404,3 +404,47 @@ impl StreamHandler for Dissector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dissector(hint: EngineKind) -> Dissector {
+        Dissector::new(Arc::new(EngineConfig::default()), hint, false)
+    }
+
+    /// A ClientHello offering ALPN "tds/8.0" (recorded from OpenSSL) is TDS 8.0 strict
+    /// on any port; one offering another protocol's ALPN is not.
+    #[test]
+    fn tds8_strict_by_alpn_on_any_port() {
+        let hello = include_bytes!("../../tests/fixtures/tls/tls12_ec.c2s");
+        let mut d = dissector(EngineKind::Unknown);
+        d.on_data(Direction::ToServer, hello);
+        assert_eq!(d.obs.engine, EngineKind::Tds);
+        assert!(d.obs.engine_by_content);
+        assert_eq!(d.obs.tls_upgrade, Some(TlsUpgrade::Tds8Strict));
+        assert_eq!(d.recognition(), Recognition::TlsOnly);
+
+        let other = include_bytes!("../../tests/fixtures/tls/tls13.c2s");
+        let mut d = dissector(EngineKind::Unknown);
+        d.on_data(Direction::ToServer, other);
+        // That recording offers ALPN "postgresql" only.
+        assert_eq!(d.obs.engine, EngineKind::Postgres);
+        assert_eq!(d.obs.tls_upgrade, Some(TlsUpgrade::PgDirect));
+    }
+
+    /// A PRELOGIN packet is recognised by content on a port that hints another engine.
+    #[test]
+    fn prelogin_recognised_on_a_mysql_port() {
+        let prelogin: &[u8] = &[
+            /* PRELOGIN, EOM, length 0x1a */ 0x12, 0x01, 0x00, 0x1a, 0x00, 0x00, 0x01, 0x00,
+            /* VERSION at 11, 6 bytes */ 0x00, 0x00, 0x0b, 0x00, 0x06, /* ENCRYPTION at 17 */ 0x01, 0x00,
+            0x11, 0x00, 0x01, /* terminator */ 0xff, /* 11.0.0.0 */ 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00,
+            /* ENCRYPT_OFF */ 0x00,
+        ];
+        let mut d = dissector(EngineKind::Mysql);
+        d.on_data(Direction::ToServer, prelogin);
+        assert_eq!(d.recognition(), Recognition::Engine);
+        assert_eq!(d.obs.engine, EngineKind::Tds);
+    }
+}
