@@ -1791,6 +1791,24 @@ mod tests {
         assert_eq!(split.tls.unwrap().summary().cipher, Some(0xc02f));
     }
 
+    /// Some clients send their last handshake flight as raw records instead of inside
+    /// PRELOGIN: the tracker must still see it, in order.
+    #[test]
+    fn last_client_flight_outside_prelogin() {
+        let mut chunks = tds_tls12(0x01, 0x01);
+        let c2s = include_bytes!("../../tests/fixtures/tls/tls12_rsa.c2s");
+        let c = records(c2s);
+        let rest: Vec<u8> =
+            c.iter().skip(1).take_while(|r| r[0] == 22 || r[0] == 20).copied().collect::<Vec<_>>().concat();
+        chunks[4] = (C, rest);
+        let r = run_with(false, &chunks);
+        let s = r.tls.as_ref().unwrap().summary();
+        assert_eq!(s.cipher, Some(0xc02f));
+        assert!(s.encrypted_records[0] > 0, "client Finished and data counted as encrypted");
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+        assert_eq!(r.obs.tls_upgrade, Some(TlsUpgrade::TdsPrelogin));
+    }
+
     #[test]
     fn login_only_tls_then_plaintext_batch() {
         let mut chunks = tds_tls12(0x00, 0x00);
