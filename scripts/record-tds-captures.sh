@@ -42,6 +42,12 @@ Q_UPDATE="UPDATE accounts SET balance = balance + 10 WHERE email = 'bob@example.
 for t in openssl tcpdump tshark python3 tsql; do command -v "$t" >/dev/null || die "missing $t (see the header)"; done
 python3 -c 'import pymssql' 2>/dev/null || die "missing the pymssql Python package (see the header)"
 
+for port in 1433 14331 14332 14333 14334; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port on 127.0.0.1 is already in use by something this script did not start"
+  fi
+done
+
 WORK=$(mktemp -d /tmp/record-tds.XXXXXX)
 PIDS=()
 cleanup() {
