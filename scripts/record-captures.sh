@@ -530,6 +530,13 @@ $sizes
   [::1]:3307 as \`app\`: like mysql-plain on a non-standard port over IPv6 (tshark needs
   \`-d tcp.port==3307,mysql\`).
 
+## SQL Server (TDS) captures
+
+The \`tds-*.pcap\` / \`tds8-*.pcap\` files are recorded by \`sudo scripts/record-tds-captures.sh\`
+(real FreeTDS \`tsql\` and pymssql clients against the scripted peer \`scripts/tds-peer.py\`;
+see that script's header and \`scripts/tds-capture-facts.py\` for what each one shows). That
+script replaces only their files and rows.
+
 ## expected.jsonl
 
 One JSON object per database connection, written by \`scripts/capture-facts.py\` only after tshark
@@ -555,6 +562,8 @@ mkdir -p "$OUTDIR"
 for f in "$WORK"/cap/*.pcap; do
   install -m 0644 "$f" "$OUTDIR/$(basename "$f")"
 done
+# Rows of the TDS captures (scripts/record-tds-captures.sh) are kept.
+grep -E '"capture": "tds8?-' "$OUTDIR/expected.jsonl" >>"$WORK/expected.jsonl" 2>/dev/null || true
 install -m 0644 "$WORK/expected.jsonl" "$OUTDIR/expected.jsonl"
 rm -f "$OUTDIR/recorded-with.txt"
 write_readme >"$OUTDIR/README.md"

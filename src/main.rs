@@ -32,8 +32,8 @@ struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`); content
-    /// probing finds both engines on any port, this only sharpens the hint.
+    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`, `tds=14330`);
+    /// content probing finds every engine on any port, this only sharpens the hint.
     #[arg(long = "port", value_name = "ENGINE=PORT")]
     ports: Vec<String>,
 
@@ -98,6 +98,7 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
     Some(match s.to_ascii_lowercase().as_str() {
         "postgresql" | "postgres" | "pgsql" | "pg" => EngineKind::Postgres,
         "mysql" | "mariadb" => EngineKind::Mysql,
+        "tds" | "mssql" | "sqlserver" => EngineKind::Tds,
         _ => return None,
     })
 }
@@ -111,7 +112,7 @@ fn config(args: &Args) -> Result<AnalyzeConfig> {
             bail!("--port {p:?}: expected ENGINE=PORT, e.g. postgresql=6543");
         };
         let Some(kind) = parse_engine(engine.trim()) else {
-            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql)");
+            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql, tds)");
         };
         let port: u16 = port
             .trim()

@@ -1,4 +1,4 @@
-//! Every PostgreSQL and MySQL flow in `../shared/captures/truth.jsonl` (ground truth from
+//! Every PostgreSQL, MySQL and SQL Server (truth engine "mssql" = dbwire "tds") flow in `../shared/captures/truth.jsonl` (ground truth from
 //! public projects' captures) must agree with dbwire on engine, encryption, TLS version
 //! and cipher. Skips cleanly when the shared captures are absent.
 
@@ -23,13 +23,34 @@ fn truth_version(v: &Value) -> Option<String> {
 
 /// Flows where the ground truth and dbwire knowingly differ, with the reason from the
 /// bytes. Each is listed in the closing note of the work that added it.
-const DISPUTED: &[(&str, &str, &str)] = &[(
-    "pgsql-plain-suricata-verify-UnknownMessage.pcap",
-    "167.248.133.59:47478",
-    "the client's only message is 00 00 00 08 00 ff 00 ff: an 8-byte request with code \
-     0x00ff00ff, which is no PostgreSQL request (SSL 80877103, GSS 80877104, cancel \
-     80877102, protocol 3.x). No PostgreSQL session took place; tshark labels it by port.",
-)];
+const DISPUTED: &[(&str, &str, &str)] = &[
+    (
+        "pgsql-plain-suricata-verify-UnknownMessage.pcap",
+        "167.248.133.59:47478",
+        "the client's only message is 00 00 00 08 00 ff 00 ff: an 8-byte request with code \
+         0x00ff00ff, which is no PostgreSQL request (SSL 80877103, GSS 80877104, cancel \
+         80877102, protocol 3.x). No PostgreSQL session took place; tshark labels it by port.",
+    ),
+    (
+        "mssql-plain-ndpi-mssql_tds.pcap",
+        "10.111.111.111:6666",
+        "truth says no query is visible, but the first packet, 03 04 1f 40 00 00 01 00, is an \
+         RPC request (type 0x03, 8000 bytes) whose ALL_HEADERS (16 00 00 00, 22 bytes) is \
+         followed by NameLenProcID 0d 00 and the 13 UTF-16LE characters 'p_SaveExample': the \
+         procedure name is in clear. tshark shows no field for it because of the unusual \
+         status byte 0x04.",
+    ),
+];
+
+/// Engine names in truth.jsonl → dbwire's.
+fn our_engine(truth: &str) -> Option<&'static str> {
+    match truth {
+        "postgresql" => Some("postgresql"),
+        "mysql" => Some("mysql"),
+        "mssql" => Some("tds"),
+        _ => None,
+    }
+}
 
 #[test]
 fn truth_flows_agree() {
@@ -79,9 +100,9 @@ fn truth_flows_agree() {
             }
             continue;
         }
-        if engine != "postgresql" && engine != "mysql" {
+        let Some(engine) = our_engine(engine) else {
             continue;
-        }
+        };
         checked += 1;
         let Some(cs) = found else {
             problems.push(format!("{label}: {engine} flow not reported"));
@@ -130,6 +151,30 @@ fn truth_flows_agree() {
                     errs.push(format!("no query found (truth example {})", t["example_query"]));
                 }
             }
+            // SQL Server rows: the example query (or RPC name) is among ours.
+            if engine == "tds" && c["encryption"] == "plaintext" {
+                let ex = t["example_query"].as_str().unwrap_or("");
+                let want = match t["example_query_source"].as_str() {
+                    Some("tds.rpc.name") => ex.strip_prefix("RPC ").unwrap_or(ex),
+                    _ => ex.trim_end_matches('\u{2026}'),
+                };
+                // For these procedures dbwire shows the statement they carry, not the name.
+                let carries_sql = ["sp_executesql", "sp_prepare", "sp_prepexec", "sp_cursoropen"];
+                let want: String =
+                    if carries_sql.contains(&want) { String::new() } else { want.chars().take(40).collect() };
+                let qs = c["plaintext"]["queries"].as_array().cloned().unwrap_or_default();
+                if !want.is_empty() && !qs.iter().any(|q| q.as_str().unwrap_or("").contains(&want)) {
+                    errs.push(format!("no query containing {want:?} in {qs:?}"));
+                }
+            }
+            // SQL Server rows: no query where truth sees none (PostgreSQL and MySQL rows
+            // predate this check).
+            if engine == "tds" && t["plaintext_queries_visible"] == false {
+                let n = c["plaintext"]["query_count"].as_u64().unwrap_or(0);
+                if n > 0 {
+                    errs.push(format!("{n} queries found, truth sees none"));
+                }
+            }
             if let Some(v) = t["server_version"].as_str() {
                 let ours = c["server_version"].as_str().unwrap_or("");
                 // MariaDB's greeting prefixes "5.5.5-"; dbwire reports the real version.
@@ -152,7 +197,9 @@ fn truth_flows_agree() {
             }
         }
     }
-    assert!(checked > 90, "only {checked} PostgreSQL/MySQL truth flows checked");
+    assert!(checked > 90, "only {checked} PostgreSQL/MySQL/SQL Server truth flows checked");
+    let mssql = truth.iter().filter(|t| t["engine"] == "mssql").count();
+    assert!(mssql == 0 || mssql >= 13, "only {mssql} SQL Server truth flows");
     assert!(problems.is_empty(), "{} of {checked} flows disagree:\n{}", problems.len(), problems.join("\n"));
 }
 

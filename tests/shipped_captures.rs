@@ -82,6 +82,13 @@ fn shipped_captures_match_what_was_recorded() {
                     errs.push(format!("no query containing {q:?} in {qs:?}"));
                 }
             }
+            if let Some(id) = e["finding"].as_str() {
+                let ids: Vec<&str> =
+                    c["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
+                if !ids.contains(&id) {
+                    errs.push(format!("no finding {id:?} in {ids:?}"));
+                }
+            }
             if !errs.is_empty() {
                 problems.push(format!("{cap} {} -> {server}: {}", c["client"], errs.join("; ")));
             }
@@ -107,4 +114,28 @@ fn secrets_stay_hidden() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("4111-1111"), "--show-literals should show literals");
     assert!(!text.contains("hunter2"), "password leaked with --show-literals");
+}
+
+/// TDS 8.0 strict encryption on port 1433: TLS from the first byte. tshark 4.0's default
+/// decoding labels these records as TDS ("SQL batch", "Unknown Packet Type: 22"; recorded
+/// in expected.jsonl as `tshark_default_labels`); dbwire must report TLS 1.3 with the
+/// tds8-strict upgrade and no plaintext SQL at all.
+#[test]
+fn tds8_strict_on_1433_is_tls_not_sql() {
+    let exp = expected();
+    let row = exp.iter().find(|e| e["capture"] == "tds8-strict-1433.pcap").expect("tds8-strict row");
+    let labels = row["tshark_default_labels"].as_array().expect("tshark labels recorded");
+    assert!(labels.iter().any(|l| l == "SQL batch"), "the recording saw tshark mislabel the TLS: {labels:?}");
+    let path = common::repo().join("captures/tds8-strict-1433.pcap");
+    let (ours, out) = common::run_jsonl(&[&path], &[]);
+    common::assert_no_panic(&out);
+    assert_eq!(ours.len(), 1, "one connection");
+    let c = &ours[0];
+    assert_eq!(c["engine"], "tds");
+    assert_eq!(c["encryption"], "tls");
+    assert_eq!(c["tls"]["upgrade"], "tds8-strict");
+    assert_eq!(c["tls"]["version"], "TLSv1.3");
+    assert!(c["tls"]["alpn_offered"].as_array().is_some_and(|a| a.iter().any(|x| x == "tds/8.0")));
+    assert!(c["plaintext"].is_null(), "no plaintext evidence inside TLS: {}", c["plaintext"]);
+    assert!(c["credentials"].is_null(), "the login is inside TLS: {}", c["credentials"]);
 }

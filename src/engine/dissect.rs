@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::mysql::{self, MysqlState};
 use super::pgsql::{self, PgsqlState};
+use super::tds::{self, TdsState};
 use super::{ConnCx, EngineConfig, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::{Direction, Interest, StreamHandler};
 use crate::reader::Probe;
@@ -26,6 +27,7 @@ impl Default for PortHints {
         let mut h = PortHints { map: vec![EngineKind::Unknown; 65536] };
         h.set(5432, EngineKind::Postgres);
         h.set(3306, EngineKind::Mysql);
+        h.set(1433, EngineKind::Tds);
         h
     }
 }
@@ -48,6 +50,7 @@ enum EngineState {
     Probing,
     Pg(PgsqlState),
     My(MysqlState),
+    Tds(TdsState),
     /// TLS from the first byte (or mid-stream): no engine parser, only the tracker.
     TlsOnly,
     /// Not a database protocol we know.
@@ -129,7 +132,7 @@ impl Dissector {
     pub fn recognition(&self) -> Recognition {
         match self.state {
             EngineState::Probing => Recognition::Undecided,
-            EngineState::Pg(_) | EngineState::My(_) => Recognition::Engine,
+            EngineState::Pg(_) | EngineState::My(_) | EngineState::Tds(_) => Recognition::Engine,
             EngineState::TlsOnly => Recognition::TlsOnly,
             EngineState::NotDatabase => Recognition::NotDatabase,
         }
@@ -166,18 +169,29 @@ impl Dissector {
                 Some(if self.midstream && !client_hello { TlsUpgrade::UnknownMidstream } else { TlsUpgrade::Direct });
             self.replay();
             // ALPN names the protocol inside (RFC 7301; PostgreSQL 17 sends "postgresql").
-            let alpn_pg = self.tls.as_ref().is_some_and(|t| t.summary().alpn_offered.iter().any(|a| a == "postgresql"));
-            if alpn_pg {
+            let alpn =
+                |name: &str| self.tls.as_ref().is_some_and(|t| t.summary().alpn_offered.iter().any(|a| a == name));
+            if alpn("postgresql") {
                 self.obs.engine = EngineKind::Postgres;
                 self.obs.engine_by_content = true;
                 self.obs.tls_upgrade = Some(TlsUpgrade::PgDirect);
+            } else if alpn("tds/8.0") {
+                // TDS 8.0 strict encryption ([MS-TDS] 3.2.5.1): PRELOGIN travels inside TLS.
+                self.obs.engine = EngineKind::Tds;
+                self.obs.engine_by_content = true;
+                self.obs.tls_upgrade = Some(TlsUpgrade::Tds8Strict);
+            } else if client_hello && self.hint == EngineKind::Tds {
+                // A ClientHello first on the SQL Server port can only be TDS 8.0 strict;
+                // without the ALPN this rests on the port alone.
+                self.obs.tls_upgrade = Some(TlsUpgrade::Tds8Strict);
             }
             return true;
         }
 
-        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql];
-        if self.hint == EngineKind::Mysql {
-            candidates.swap(0, 1);
+        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Tds];
+        // The hinted engine is asked first.
+        if let Some(at) = candidates.iter().position(|&k| k == self.hint) {
+            candidates[..=at].rotate_right(1);
         }
         let mut all_no = true;
         for kind in candidates {
@@ -192,6 +206,7 @@ impl Dissector {
                 answers[i] = match kind {
                     EngineKind::Postgres => pgsql::probe(dir, buf, mid),
                     EngineKind::Mysql => mysql::probe(dir, buf, mid),
+                    EngineKind::Tds => tds::probe(dir, buf, mid),
                     EngineKind::Unknown => Probe::NoMatch,
                 };
             }
@@ -215,6 +230,7 @@ impl Dissector {
                     let p = match kind {
                         EngineKind::Postgres => pgsql::probe(dir, buf, true),
                         EngineKind::Mysql => mysql::probe(dir, buf, true),
+                        EngineKind::Tds => tds::probe(dir, buf, true),
                         EngineKind::Unknown => Probe::NoMatch,
                     };
                     hit |= p == Probe::Match;
@@ -247,6 +263,7 @@ impl Dissector {
         self.state = match kind {
             EngineKind::Postgres => EngineState::Pg(PgsqlState::new(mid)),
             EngineKind::Mysql => EngineState::My(MysqlState::new(mid)),
+            EngineKind::Tds => EngineState::Tds(TdsState::new(mid)),
             EngineKind::Unknown => EngineState::NotDatabase,
         };
         self.obs.engine = kind;
@@ -284,6 +301,7 @@ impl Dissector {
                     match &mut self.state {
                         EngineState::Pg(s) => s.feed(dir, data, &mut cx),
                         EngineState::My(s) => s.feed(dir, data, &mut cx),
+                        EngineState::Tds(s) => s.feed(dir, data, &mut cx),
                         EngineState::TlsOnly => Feed::StartTls { offset: 0 },
                         EngineState::Probing | EngineState::NotDatabase => Feed::Stop,
                     }
@@ -297,6 +315,7 @@ impl Dissector {
                             self.obs.tls_upgrade = Some(match self.obs.engine {
                                 EngineKind::Postgres => TlsUpgrade::PgSslRequest,
                                 EngineKind::Mysql => TlsUpgrade::MysqlSslRequest,
+                                EngineKind::Tds => TlsUpgrade::TdsPrelogin,
                                 EngineKind::Unknown => TlsUpgrade::Direct,
                             });
                         }
@@ -377,10 +396,55 @@ impl StreamHandler for Dissector {
                     match &mut self.state {
                         EngineState::Pg(s) => s.gap(dir, len, &mut cx),
                         EngineState::My(s) => s.gap(dir, len, &mut cx),
+                        EngineState::Tds(s) => s.gap(dir, len, &mut cx),
                         _ => {}
                     }
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dissector(hint: EngineKind) -> Dissector {
+        Dissector::new(Arc::new(EngineConfig::default()), hint, false)
+    }
+
+    /// A ClientHello offering ALPN "tds/8.0" (recorded from OpenSSL) is TDS 8.0 strict
+    /// on any port; one offering another protocol's ALPN is not.
+    #[test]
+    fn tds8_strict_by_alpn_on_any_port() {
+        let hello = include_bytes!("../../tests/fixtures/tls/tls12_ec.c2s");
+        let mut d = dissector(EngineKind::Unknown);
+        d.on_data(Direction::ToServer, hello);
+        assert_eq!(d.obs.engine, EngineKind::Tds);
+        assert!(d.obs.engine_by_content);
+        assert_eq!(d.obs.tls_upgrade, Some(TlsUpgrade::Tds8Strict));
+        assert_eq!(d.recognition(), Recognition::TlsOnly);
+
+        let other = include_bytes!("../../tests/fixtures/tls/tls13.c2s");
+        let mut d = dissector(EngineKind::Unknown);
+        d.on_data(Direction::ToServer, other);
+        // That recording offers ALPN "postgresql" only.
+        assert_eq!(d.obs.engine, EngineKind::Postgres);
+        assert_eq!(d.obs.tls_upgrade, Some(TlsUpgrade::PgDirect));
+    }
+
+    /// A PRELOGIN packet is recognised by content on a port that hints another engine.
+    #[test]
+    fn prelogin_recognised_on_a_mysql_port() {
+        let prelogin: &[u8] = &[
+            /* PRELOGIN, EOM, length 0x1a */ 0x12, 0x01, 0x00, 0x1a, 0x00, 0x00, 0x01, 0x00,
+            /* VERSION at 11, 6 bytes */ 0x00, 0x00, 0x0b, 0x00, 0x06, /* ENCRYPTION at 17 */ 0x01, 0x00,
+            0x11, 0x00, 0x01, /* terminator */ 0xff, /* 11.0.0.0 */ 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00,
+            /* ENCRYPT_OFF */ 0x00,
+        ];
+        let mut d = dissector(EngineKind::Mysql);
+        d.on_data(Direction::ToServer, prelogin);
+        assert_eq!(d.recognition(), Recognition::Engine);
+        assert_eq!(d.obs.engine, EngineKind::Tds);
     }
 }

@@ -6,6 +6,7 @@ pub mod dissect;
 pub mod mysql;
 pub mod pgsql;
 pub mod sql;
+pub mod tds;
 
 use crate::tls::TlsTracker;
 
@@ -16,6 +17,8 @@ pub enum EngineKind {
     Unknown,
     Postgres,
     Mysql,
+    /// Microsoft SQL Server TDS (and the Sybase TDS 4.2/5.0 login, noted as such).
+    Tds,
 }
 
 impl EngineKind {
@@ -25,6 +28,7 @@ impl EngineKind {
             EngineKind::Unknown => "unknown",
             EngineKind::Postgres => "postgresql",
             EngineKind::Mysql => "mysql",
+            EngineKind::Tds => "tds",
         }
     }
 }
@@ -38,6 +42,10 @@ pub enum TlsUpgrade {
     PgDirect,
     /// MySQL/MariaDB short handshake response with CLIENT_SSL.
     MysqlSslRequest,
+    /// TDS 7.x: TLS handshake wrapped in PRELOGIN packets.
+    TdsPrelogin,
+    /// TDS 8.0 strict encryption: TLS first, ALPN "tds/8.0", PRELOGIN inside TLS.
+    Tds8Strict,
     /// TLS from the first byte on the connection.
     Direct,
     /// Connection start not captured; TLS records seen mid-stream.
@@ -50,6 +58,8 @@ impl TlsUpgrade {
             TlsUpgrade::PgSslRequest => "pg-sslrequest",
             TlsUpgrade::PgDirect => "pg-direct",
             TlsUpgrade::MysqlSslRequest => "mysql-ssl-request",
+            TlsUpgrade::TdsPrelogin => "tds-prelogin",
+            TlsUpgrade::Tds8Strict => "tds8-strict",
             TlsUpgrade::Direct => "direct",
             TlsUpgrade::UnknownMidstream => "unknown-midstream",
         }
@@ -137,6 +147,16 @@ pub struct Observed {
     pub auth_method: Option<AuthMethod>,
     /// A password travelled in the clear. The password itself is never stored.
     pub cleartext_password_seen: bool,
+    /// That password was only obfuscated (TDS LOGIN7: nibble swap and XOR), which
+    /// anyone can undo.
+    pub password_obfuscated: bool,
+    /// Client host name the login announced (TDS LOGIN7).
+    pub client_host: Option<String>,
+    /// TDS: PRELOGIN negotiated login-only encryption (ENCRYPT_OFF on both sides): TLS
+    /// protects LOGIN7 and the session after it is plaintext.
+    pub tls_login_only: bool,
+    /// TDS: a TDS 4.2/5.0 login record (Sybase ASE or a pre-7 client), not TDS 7+.
+    pub tds_legacy_login: bool,
     /// The login succeeded / failed, when seen.
     pub auth_ok: Option<bool>,
     /// Server error messages (bounded, e.g. "28P01 password authentication failed").

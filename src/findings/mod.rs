@@ -110,6 +110,8 @@ pub struct CredentialsReport {
     pub user: Option<String>,
     pub database: Option<String>,
     pub application_name: Option<String>,
+    /// Client host name the login announced (TDS LOGIN7).
+    pub client_host: Option<String>,
     pub auth_method: Option<String>,
     pub cleartext_password_seen: bool,
     pub login_ok: Option<bool>,
@@ -218,7 +220,10 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
     let summary = d.tls.as_deref().map(|t| t.summary());
     let tls_records = summary.is_some_and(|s| s.records_seen);
 
-    let encryption = if obs.tls_upgrade.is_some() && (tls_records || obs.tls_requested) {
+    // Login-only TLS (TDS ENCRYPT_OFF on both sides) leaves the session in the clear.
+    let encryption = if obs.tls_login_only {
+        Encryption::Plaintext
+    } else if obs.tls_upgrade.is_some() && (tls_records || obs.tls_requested) {
         Encryption::Tls
     } else if obs.gss_accepted {
         Encryption::Gssapi
@@ -228,7 +233,7 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
         Encryption::Unknown
     };
 
-    let tls = if encryption == Encryption::Tls { tls_report(obs, summary) } else { None };
+    let tls = if encryption == Encryption::Tls || obs.tls_login_only { tls_report(obs, summary) } else { None };
 
     let plaintext = (obs.plaintext_messages > 0 && encryption != Encryption::Tls).then(|| PlaintextReport {
         messages: obs.plaintext_messages,
@@ -241,6 +246,7 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
             user: obs.user.clone(),
             database: obs.database.clone(),
             application_name: obs.application_name.clone(),
+            client_host: obs.client_host.clone(),
             auth_method: obs.auth_method.as_ref().map(AuthMethod::describe),
             cleartext_password_seen: obs.cleartext_password_seen,
             login_ok: obs.auth_ok,
@@ -275,7 +281,17 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
     let mut out = Vec::new();
     let mut add = |id: &'static str, severity: Severity, detail: String| out.push(Finding { id, severity, detail });
 
-    if obs.cleartext_password_seen {
+    if obs.cleartext_password_seen && obs.password_obfuscated {
+        let who = obs.user.as_deref().map(|u| format!(" for user \"{u}\"")).unwrap_or_default();
+        add(
+            "cleartext-credentials",
+            Severity::Critical,
+            format!(
+                "the login{who} crossed the network in the clear; its password is only XOR-obfuscated \
+                 and trivially recoverable (value not shown)"
+            ),
+        );
+    } else if obs.cleartext_password_seen {
         let who = obs.user.as_deref().map(|u| format!(" for user \"{u}\"")).unwrap_or_default();
         add(
             "cleartext-password",
@@ -292,10 +308,19 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
                     "the client asked for TLS, the server refused, and the session continued in plaintext".into(),
                 );
             } else if obs.tls_offered_by_server == Some(false) {
+                let why = match obs.engine {
+                    EngineKind::Tds => "PRELOGIN answered ENCRYPT_NOT_SUP",
+                    _ => "no CLIENT_SSL capability",
+                };
+                add("tls-not-offered", Severity::High, format!("the server does not offer TLS ({why})"));
+            }
+            if obs.tls_login_only {
                 add(
-                    "tls-not-offered",
+                    "login-only-encryption",
                     Severity::High,
-                    "the server does not offer TLS (no CLIENT_SSL capability)".into(),
+                    "TLS protected the login only (PRELOGIN ENCRYPT_OFF on both sides); the session after it \
+                     is plaintext"
+                        .into(),
                 );
             }
             if obs.query_count > 0 {
@@ -351,6 +376,13 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
             }
             _ => add("no-verdict", Severity::Low, "too little payload captured to tell".into()),
         },
+    }
+    if obs.tds_legacy_login {
+        add(
+            "tds-legacy-login",
+            Severity::Info,
+            "TDS 4.2/5.0 login (Sybase ASE or a pre-TDS 7 client), not Microsoft SQL Server TDS 7+".into(),
+        );
     }
     if !meta.handshake_seen {
         add("midstream", Severity::Info, "connection start not captured; client/server inferred".into());

@@ -92,8 +92,12 @@ fn add_connection(e: &mut ServerSummary, c: &ConnectionReport) {
     let client_ip = c.client.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default();
     *e.clients.entry(client_ip).or_default() += 1;
     if let Some(t) = &c.tls {
-        let kind =
+        let mut kind =
             format!("{} {}", t.version.as_deref().unwrap_or("version?"), t.cipher.as_deref().unwrap_or("cipher?"));
+        if c.encryption == Encryption::Plaintext {
+            // TDS login-only encryption: this TLS protected the login, not the session.
+            kind.push_str(" (login only)");
+        }
         *e.tls_kinds.entry(kind).or_default() += 1;
         if let Some(cert) = &t.certificate {
             let key = (cert.subject.clone(), cert.issuer.clone(), cert.not_after.clone());
