@@ -60,6 +60,10 @@ enum Format {
     Table,
     Jsonl,
     Json,
+    /// Self-contained audit report (use with -o report.html).
+    Html,
+    /// One row per connection for spreadsheets.
+    Csv,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -242,6 +246,11 @@ fn run() -> Result<ExitCode> {
             let style = TableStyle { color, width: None };
             report::table::write_table(&mut out, &reports, &summary, style)?;
         }
+        Format::Html => {
+            let prov = provenance(&args, &reports)?;
+            report::html::write_html(&mut out, &reports, &summary, &prov)?;
+        }
+        Format::Csv => report::csv::write_csv(&mut out, &reports)?,
     }
     out.flush()?;
 
@@ -258,4 +267,30 @@ fn run() -> Result<ExitCode> {
         return Ok(ExitCode::from(code::PARTIAL));
     }
     Ok(ExitCode::from(code::OK))
+}
+
+/// What the HTML report records about how it was made: the inputs with their SHA-256
+/// and the options in force.
+fn provenance(args: &Args, reports: &[CaptureReport]) -> Result<report::html::Provenance> {
+    let mut inputs = Vec::new();
+    for r in reports {
+        let f = report::html::hash_file(Path::new(&r.path)).with_context(|| format!("cannot hash {}", r.path))?;
+        inputs.push(report::html::InputFile { path: r.path.clone(), ..f });
+    }
+    let mut options = vec![
+        ("command line".to_string(), std::env::args().skip(1).collect::<Vec<_>>().join(" ")),
+        ("SQL literals".to_string(), if args.show_literals { "shown (--show-literals)" } else { "redacted" }.to_string()),
+    ];
+    if !args.ports.is_empty() {
+        options.push(("port hints".to_string(), args.ports.join(", ")));
+    }
+    if let Some(f) = &args.fail_on {
+        options.push(("fail on".to_string(), f.clone()));
+    }
+    let generated = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    Ok(report::html::Provenance { generated, inputs, options })
 }
