@@ -220,7 +220,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 fn verdict(s: &RunSummary, cleartext_credentials: u64) -> Verdict {
     let n = |e| s.by_encryption.get(&e).copied().unwrap_or(0);
-    let (tls, gss, plain, unknown) = (n(Encryption::Tls), n(Encryption::Gssapi), n(Encryption::Plaintext), n(Encryption::Unknown));
+    let (tls, gss, plain, unknown) =
+        (n(Encryption::Tls), n(Encryption::Gssapi), n(Encryption::Plaintext), n(Encryption::Unknown));
     let total = s.connections;
     let detail = format!("TLS {tls} · GSSAPI {gss} · plaintext {plain} · unclassified {unknown}");
     if total == 0 {
@@ -305,7 +306,14 @@ fn engine_chart(conns: &[&ConnectionReport]) -> Chart {
             }
             total += n;
             let w = ((n as i64 * bar_w) / max as i64).max(2);
-            c.rects.push(Rect { x, y, w, h: BAR_H, class: enc_class(e), title: format!("{engine}: {n} {}", enc_label(e)) });
+            c.rects.push(Rect {
+                x,
+                y,
+                w,
+                h: BAR_H,
+                class: enc_class(e),
+                title: format!("{engine}: {n} {}", enc_label(e)),
+            });
             if w >= 24 {
                 c.labels.push(Label { x: x + w / 2, y: y + 14, anchor: "middle", class: "inbar", text: n.to_string() });
             }
@@ -504,11 +512,8 @@ fn evidence(c: &ConnectionReport) -> Vec<String> {
         }
     }
     if let Some(t) = &c.tls {
-        let mut s = format!(
-            "{} {}",
-            t.version.as_deref().unwrap_or("version not captured"),
-            t.cipher.as_deref().unwrap_or("")
-        );
+        let mut s =
+            format!("{} {}", t.version.as_deref().unwrap_or("version not captured"), t.cipher.as_deref().unwrap_or(""));
         if let Some(sni) = &t.sni {
             s.push_str(&format!(" · SNI {sni}"));
         }
@@ -604,7 +609,11 @@ fn plain_row(c: &ConnectionReport) -> PlainRow {
         auth: cr.and_then(|cr| cr.auth_method.clone()).unwrap_or_default(),
         cleartext_password: cr.is_some_and(|cr| cr.cleartext_password_seen),
         query_count: c.plaintext.as_ref().map_or(0, |p| p.query_count),
-        queries: c.plaintext.as_ref().map(|p| p.queries.iter().take(MAX_QUERIES).cloned().collect()).unwrap_or_default(),
+        queries: c
+            .plaintext
+            .as_ref()
+            .map(|p| p.queries.iter().take(MAX_QUERIES).cloned().collect())
+            .unwrap_or_default(),
         tls_refused: c.findings.iter().any(|f| f.id == "tls-refused"),
     }
 }
@@ -623,10 +632,8 @@ pub fn write_html(
 
 fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> ReportPage {
     let conns: Vec<&ConnectionReport> = captures.iter().flat_map(|c| c.connections.iter()).collect();
-    let cleartext_credentials = conns
-        .iter()
-        .filter(|c| c.credentials.as_ref().is_some_and(|cr| cr.cleartext_password_seen))
-        .count() as u64;
+    let cleartext_credentials =
+        conns.iter().filter(|c| c.credentials.as_ref().is_some_and(|cr| cr.cleartext_password_seen)).count() as u64;
     let capture_time = captures.iter().filter_map(|c| c.last_ts).max().map(|t| t.secs() as i64);
 
     let hashes: BTreeMap<&str, &InputFile> = prov.inputs.iter().map(|f| (f.path.as_str(), f)).collect();
