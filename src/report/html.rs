@@ -760,6 +760,39 @@ mod tests {
         assert!(!html.contains("http://") && !html.contains("https://"), "the report must not reference the network");
     }
 
+    /// The pg-tls12 certificate is valid 2025-2035 (expected.jsonl): valid at capture
+    /// time; moved to expire before the capture, it is drawn as expired.
+    #[test]
+    fn expiry_chart_marks_expired_certificates() {
+        let mut cap = shipped("pg-tls12.pcap");
+        let t = cap.last_ts.expect("packets").secs() as i64;
+        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let chart = expiry_chart(&conns, Some(t));
+        assert_eq!(chart.rects.len(), 1);
+        assert_eq!(chart.rects[0].class, "tls");
+        assert!(chart.labels.iter().any(|l| l.text == "2035"), "axis runs to the expiry year");
+
+        let cert = cap.connections[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
+        cert.not_after_unix = t - 86_400;
+        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "expired");
+        let cert = cap.connections[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
+        cert.not_after_unix = t + 86_400;
+        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "warn");
+    }
+
+    /// TLS 1.3 hides the certificate: nothing to draw, and the chart says why.
+    #[test]
+    fn expiry_chart_explains_hidden_certificates() {
+        let cap = shipped("pg-tls13.pcap");
+        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let chart = expiry_chart(&conns, None);
+        assert!(chart.rects.is_empty());
+        assert!(!chart.empty.is_empty());
+        assert!(chart.note.contains("1 TLS connection without an observable certificate"), "{}", chart.note);
+    }
+
     #[test]
     fn old_tls_versions_are_marked() {
         assert!(is_old_tls("TLSv1.0") && is_old_tls("SSLv3"));
