@@ -56,6 +56,23 @@ fn html_report_has_provenance_verdict_and_evidence() {
     assert!(html.contains("dbwire Test Root CA"));
     assert!(html.contains("FROM accounts"));
     assert!(html.contains("cleartext-password"));
+    // Options in force: literals were redacted in this run.
+    assert!(html.contains("SQL literals") && html.contains("redacted"));
+    assert!(!html.contains("--show-literals)"));
+}
+
+/// With --show-literals the report says so in its provenance, and still never shows the
+/// password (scripts/record-captures.sh: LEGACY_PW, sent in the clear).
+#[test]
+fn html_report_records_show_literals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
+    let cap = capture("pg-cleartext-password.pcap");
+    run_ok(&["--format", "html", "--show-literals", "-o", out.to_str().unwrap(), cap.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("shown (--show-literals)"));
+    assert!(!html.contains("hunter2-not-secret"), "password in the report");
+    assert!(html.contains("1 of 1 connection in plaintext — 1 with cleartext credentials"), "verdict");
 }
 
 #[test]
