@@ -345,7 +345,13 @@ fn provenance(args: &Args, reports: &[CaptureReport]) -> Result<report::html::Pr
     if let Some(f) = &args.fail_on {
         options.push(("fail on".to_string(), f.clone()));
     }
-    let generated = time::OffsetDateTime::now_utc()
+    // SOURCE_DATE_EPOCH makes the report byte-for-byte reproducible.
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let generated = now
         .replace_nanosecond(0)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

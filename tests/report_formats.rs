@@ -75,6 +75,27 @@ fn html_report_records_show_literals() {
     assert!(html.contains("1 of 1 connection in plaintext — 1 with cleartext credentials"), "verdict");
 }
 
+/// With SOURCE_DATE_EPOCH the same input gives the same bytes (reproducible reports).
+#[test]
+fn html_report_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = capture("pg-tls12.pcap");
+    let render = |name: &str| {
+        let out = dir.path().join(name);
+        let st = common::bin()
+            .env("SOURCE_DATE_EPOCH", "1767225600")
+            .args(["--format", "html", "-o", out.to_str().unwrap(), cap.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::read(out).unwrap()
+    };
+    // Same output path: the command line is part of the provenance.
+    let (a, b) = (render("report.html"), render("report.html"));
+    assert!(a == b, "two renderings of the same input differ");
+    assert!(String::from_utf8_lossy(&a).contains("generated 2026-01-01T00:00:00Z"));
+}
+
 #[test]
 fn csv_has_header_and_one_row_per_connection() {
     let text = run_ok(&[
