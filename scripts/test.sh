@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: a C toolchain for crates that build C, and tcpdump,
-# which the capture tests use to check what was recorded.
-packages=(build-essential pkg-config)
+# which the capture tests use to check what was recorded; chromium opens the HTML
+# report as an auditor would (scripts/check-html-report.sh).
+packages=(build-essential pkg-config chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,3 +24,10 @@ if ((${#missing[@]})); then
 fi
 
 cargo test
+
+# The HTML report in a real browser (skipped when chromium is not installed).
+if command -v chromium >/dev/null 2>&1; then
+  bash scripts/check-html-report.sh
+else
+  echo "chromium not installed: HTML report browser check skipped" >&2
+fi

@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod decode;
+pub mod diff;
 pub mod engine;
 pub mod findings;
 pub mod flow;

@@ -18,8 +18,20 @@ use dbwire::report::{self, table::TableStyle};
 /// MySQL/MariaDB), whether it used TLS (version, cipher, certificate) or plaintext
 /// (with redacted evidence).
 #[derive(Parser, Debug)]
-#[command(name = "dbwire", version, about, long_about = None)]
+#[command(
+    name = "dbwire",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
 struct Args {
+    /// `dbwire diff BEFORE AFTER`; without a command, analyse the captures given.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Capture files (pcap, pcapng) or folders to search for them.
     #[arg(required = true, value_name = "CAPTURE")]
     inputs: Vec<PathBuf>,
@@ -59,6 +71,46 @@ struct Args {
 enum Format {
     Table,
     Jsonl,
+    Json,
+    /// Self-contained audit report (use with -o report.html).
+    Html,
+    /// One row per connection for spreadsheets.
+    Csv,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Compare two runs: clients that moved from plaintext to TLS, clients still in
+    /// plaintext, certificate/issuer changes, new and resolved findings.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DiffArgs {
+    /// Before: a capture file, a folder of captures, or a JSON report (--format json or jsonl).
+    #[arg(value_name = "BEFORE")]
+    before: PathBuf,
+
+    /// After: same kinds as BEFORE.
+    #[arg(value_name = "AFTER")]
+    after: PathBuf,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DiffFormat::Table)]
+    format: DiffFormat,
+
+    /// Write the comparison to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Port hints for captures, as for the main command.
+    #[arg(long = "port", value_name = "ENGINE=PORT")]
+    ports: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Table,
     Json,
 }
 
@@ -105,9 +157,13 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
 
 /// Raw flags validated into the analysis configuration.
 fn config(args: &Args) -> Result<AnalyzeConfig> {
+    config_from(&args.ports, args.show_literals)
+}
+
+fn config_from(ports: &[String], show_literals: bool) -> Result<AnalyzeConfig> {
     let mut cfg = AnalyzeConfig::default();
-    cfg.engine.show_literals = args.show_literals;
-    for p in &args.ports {
+    cfg.engine.show_literals = show_literals;
+    for p in ports {
         let Some((engine, port)) = p.split_once('=') else {
             bail!("--port {p:?}: expected ENGINE=PORT, e.g. postgresql=6543");
         };
@@ -169,6 +225,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> io::Result<()> {
 
 fn run() -> Result<ExitCode> {
     let args = Args::parse();
+    if let Some(Command::Diff(d)) = &args.command {
+        return run_diff(d);
+    }
     let fail_on = match &args.fail_on {
         None => None,
         Some(s) => Some(
@@ -243,6 +302,11 @@ fn run() -> Result<ExitCode> {
             let style = TableStyle { color, width: None };
             report::table::write_table(&mut out, &reports, &summary, style)?;
         }
+        Format::Html => {
+            let prov = provenance(&args, &reports)?;
+            report::html::write_html(&mut out, &reports, &summary, &prov)?;
+        }
+        Format::Csv => report::csv::write_csv(&mut out, &reports)?,
     }
     out.flush()?;
 
@@ -258,5 +322,85 @@ fn run() -> Result<ExitCode> {
     if reports.iter().any(|r| !r.warnings.is_empty() && r.read.warning.is_some()) {
         return Ok(ExitCode::from(code::PARTIAL));
     }
+    Ok(ExitCode::from(code::OK))
+}
+
+/// What the HTML report records about how it was made: the inputs with their SHA-256
+/// and the options in force.
+fn provenance(args: &Args, reports: &[CaptureReport]) -> Result<report::html::Provenance> {
+    let mut inputs = Vec::new();
+    for r in reports {
+        let f = report::html::hash_file(Path::new(&r.path)).with_context(|| format!("cannot hash {}", r.path))?;
+        inputs.push(report::html::InputFile { path: r.path.clone(), ..f });
+    }
+    let mut options = vec![
+        ("command line".to_string(), std::env::args().skip(1).collect::<Vec<_>>().join(" ")),
+        (
+            "SQL literals".to_string(),
+            if args.show_literals { "shown (--show-literals)" } else { "redacted" }.to_string(),
+        ),
+    ];
+    if !args.ports.is_empty() {
+        options.push(("port hints".to_string(), args.ports.join(", ")));
+    }
+    if let Some(f) = &args.fail_on {
+        options.push(("fail on".to_string(), f.clone()));
+    }
+    // SOURCE_DATE_EPOCH makes the report byte-for-byte reproducible.
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let generated = now
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    Ok(report::html::Provenance { generated, inputs, options })
+}
+
+/// One side of `dbwire diff`: a JSON report written earlier, or captures analysed now.
+fn diff_side(path: &Path, cfg: &AnalyzeConfig) -> Result<Vec<dbwire::diff::DiffConn>> {
+    use std::io::Read as _;
+    if path.is_file() {
+        let mut head = [0u8; 64];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .with_context(|| format!("{}", path.display()))?;
+        // No capture format starts with '{'; a dbwire JSON report always does.
+        if head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            return dbwire::diff::conns_from_json_text(&text).with_context(|| format!("{}", path.display()));
+        }
+    }
+    let files = collect_inputs(&[path.to_path_buf()])?;
+    let mut reports = Vec::new();
+    for f in &files {
+        let r = analyze_file(f, cfg, &mut |_| {}).with_context(|| format!("{}", f.display()))?;
+        for w in &r.warnings {
+            eprintln!("dbwire: warning: {}: {w}", r.path);
+        }
+        reports.push(r);
+    }
+    Ok(dbwire::diff::conns_from_reports(&reports))
+}
+
+fn run_diff(d: &DiffArgs) -> Result<ExitCode> {
+    let cfg = config_from(&d.ports, false)?;
+    let before = diff_side(&d.before, &cfg)?;
+    let after = diff_side(&d.after, &cfg)?;
+    let result = dbwire::diff::diff(&before, &after);
+    let mut out: Box<dyn Write> = match &d.output {
+        Some(p) => {
+            Box::new(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?))
+        }
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    match d.format {
+        DiffFormat::Table => dbwire::diff::write_table(&mut out, &result)?,
+        DiffFormat::Json => dbwire::diff::write_json(&mut out, &result)?,
+    }
+    out.flush()?;
     Ok(ExitCode::from(code::OK))
 }

@@ -1,5 +1,7 @@
 //! Renderers: terminal summary, JSON lines, one JSON document.
 
+pub mod csv;
+pub mod html;
 pub mod json;
 pub mod table;
 
