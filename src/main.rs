@@ -15,7 +15,7 @@ use dbwire::report::{self, table::TableStyle};
 /// Is the traffic to my databases encrypted on the wire, and how well?
 ///
 /// Reads pcap/pcapng captures and reports, per database connection (PostgreSQL,
-/// MySQL/MariaDB), whether it used TLS (version, cipher, certificate) or plaintext
+/// MySQL/MariaDB, Oracle TNS), whether it used TLS (version, cipher, certificate) or plaintext
 /// (with redacted evidence).
 #[derive(Parser, Debug)]
 #[command(name = "dbwire", version, about, long_about = None)]
@@ -32,8 +32,9 @@ struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`); content
-    /// probing finds both engines on any port, this only sharpens the hint.
+    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`,
+    /// `oracle=1522`); content probing finds the engines on any port, this only sharpens
+    /// the hint (and labels TLS-from-the-first-byte traffic, e.g. Oracle TCPS).
     #[arg(long = "port", value_name = "ENGINE=PORT")]
     ports: Vec<String>,
 
@@ -98,6 +99,7 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
     Some(match s.to_ascii_lowercase().as_str() {
         "postgresql" | "postgres" | "pgsql" | "pg" => EngineKind::Postgres,
         "mysql" | "mariadb" => EngineKind::Mysql,
+        "oracle" | "tns" => EngineKind::Tns,
         _ => return None,
     })
 }
@@ -111,7 +113,7 @@ fn config(args: &Args) -> Result<AnalyzeConfig> {
             bail!("--port {p:?}: expected ENGINE=PORT, e.g. postgresql=6543");
         };
         let Some(kind) = parse_engine(engine.trim()) else {
-            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql)");
+            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql, oracle)");
         };
         let port: u16 = port
             .trim()

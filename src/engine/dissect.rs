@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::mysql::{self, MysqlState};
 use super::pgsql::{self, PgsqlState};
+use super::tns::{self, TnsFacts, TnsState};
 use super::{ConnCx, EngineConfig, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::{Direction, Interest, StreamHandler};
 use crate::reader::Probe;
@@ -26,6 +27,9 @@ impl Default for PortHints {
         let mut h = PortHints { map: vec![EngineKind::Unknown; 65536] };
         h.set(5432, EngineKind::Postgres);
         h.set(3306, EngineKind::Mysql);
+        // Oracle listener, and TCPS (TLS from the first byte).
+        h.set(1521, EngineKind::Tns);
+        h.set(2484, EngineKind::Tns);
         h
     }
 }
@@ -48,6 +52,7 @@ enum EngineState {
     Probing,
     Pg(PgsqlState),
     My(MysqlState),
+    Tns(Box<TnsState>),
     /// TLS from the first byte (or mid-stream): no engine parser, only the tracker.
     TlsOnly,
     /// Not a database protocol we know.
@@ -129,7 +134,7 @@ impl Dissector {
     pub fn recognition(&self) -> Recognition {
         match self.state {
             EngineState::Probing => Recognition::Undecided,
-            EngineState::Pg(_) | EngineState::My(_) => Recognition::Engine,
+            EngineState::Pg(_) | EngineState::My(_) | EngineState::Tns(_) => Recognition::Engine,
             EngineState::TlsOnly => Recognition::TlsOnly,
             EngineState::NotDatabase => Recognition::NotDatabase,
         }
@@ -143,6 +148,14 @@ impl Dissector {
     /// First bytes of a direction that no engine recognised (for the report).
     pub fn unrecognised_prefix(&self, dir: Direction) -> &[u8] {
         &self.probe_buf[dir.index()]
+    }
+
+    /// Oracle facts, when the connection speaks TNS.
+    pub fn tns_facts(&self) -> Option<&TnsFacts> {
+        match &self.state {
+            EngineState::Tns(s) => Some(&s.facts),
+            _ => None,
+        }
     }
 
     fn tracker(&mut self) -> &mut TlsTracker {
@@ -175,9 +188,9 @@ impl Dissector {
             return true;
         }
 
-        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql];
-        if self.hint == EngineKind::Mysql {
-            candidates.swap(0, 1);
+        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Tns];
+        if let Some(k) = candidates.iter().position(|&c| c == self.hint) {
+            candidates[..=k].rotate_right(1);
         }
         let mut all_no = true;
         for kind in candidates {
@@ -192,6 +205,7 @@ impl Dissector {
                 answers[i] = match kind {
                     EngineKind::Postgres => pgsql::probe(dir, buf, mid),
                     EngineKind::Mysql => mysql::probe(dir, buf, mid),
+                    EngineKind::Tns => tns::probe(dir, buf, mid),
                     EngineKind::Unknown => Probe::NoMatch,
                 };
             }
@@ -215,6 +229,7 @@ impl Dissector {
                     let p = match kind {
                         EngineKind::Postgres => pgsql::probe(dir, buf, true),
                         EngineKind::Mysql => mysql::probe(dir, buf, true),
+                        EngineKind::Tns => tns::probe(dir, buf, true),
                         EngineKind::Unknown => Probe::NoMatch,
                     };
                     hit |= p == Probe::Match;
@@ -247,6 +262,7 @@ impl Dissector {
         self.state = match kind {
             EngineKind::Postgres => EngineState::Pg(PgsqlState::new(mid)),
             EngineKind::Mysql => EngineState::My(MysqlState::new(mid)),
+            EngineKind::Tns => EngineState::Tns(Box::new(TnsState::new(mid))),
             EngineKind::Unknown => EngineState::NotDatabase,
         };
         self.obs.engine = kind;
@@ -284,6 +300,7 @@ impl Dissector {
                     match &mut self.state {
                         EngineState::Pg(s) => s.feed(dir, data, &mut cx),
                         EngineState::My(s) => s.feed(dir, data, &mut cx),
+                        EngineState::Tns(s) => s.feed(dir, data, &mut cx),
                         EngineState::TlsOnly => Feed::StartTls { offset: 0 },
                         EngineState::Probing | EngineState::NotDatabase => Feed::Stop,
                     }
@@ -297,7 +314,7 @@ impl Dissector {
                             self.obs.tls_upgrade = Some(match self.obs.engine {
                                 EngineKind::Postgres => TlsUpgrade::PgSslRequest,
                                 EngineKind::Mysql => TlsUpgrade::MysqlSslRequest,
-                                EngineKind::Unknown => TlsUpgrade::Direct,
+                                EngineKind::Tns | EngineKind::Unknown => TlsUpgrade::Direct,
                             });
                         }
                         if let Some(rest) = data.get(offset..) {
@@ -377,6 +394,7 @@ impl StreamHandler for Dissector {
                     match &mut self.state {
                         EngineState::Pg(s) => s.gap(dir, len, &mut cx),
                         EngineState::My(s) => s.gap(dir, len, &mut cx),
+                        EngineState::Tns(s) => s.gap(dir, len, &mut cx),
                         _ => {}
                     }
                 }

@@ -6,6 +6,7 @@ pub mod dissect;
 pub mod mysql;
 pub mod pgsql;
 pub mod sql;
+pub mod tns;
 
 use crate::tls::TlsTracker;
 
@@ -16,6 +17,8 @@ pub enum EngineKind {
     Unknown,
     Postgres,
     Mysql,
+    /// Oracle Net (TNS).
+    Tns,
 }
 
 impl EngineKind {
@@ -25,6 +28,7 @@ impl EngineKind {
             EngineKind::Unknown => "unknown",
             EngineKind::Postgres => "postgresql",
             EngineKind::Mysql => "mysql",
+            EngineKind::Tns => "tns",
         }
     }
 }
