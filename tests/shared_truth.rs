@@ -189,8 +189,13 @@ fn oracle_checks(t: &Value, c: &Value, errs: &mut Vec<String>) {
         }
     }
     if let Some(types) = t["tns_types"].as_array() {
-        let ours: Vec<String> =
-            tns["packet_types"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(str::to_string).collect();
+        let ours: Vec<String> = tns["packet_types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_string)
+            .collect();
         for ty in types.iter().filter_map(|v| v.as_str()) {
             if !ours.iter().any(|o| o.eq_ignore_ascii_case(ty)) {
                 errs.push(format!("TNS packet type {ty} not seen (dbwire saw {ours:?})"));

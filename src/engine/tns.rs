@@ -925,3 +925,383 @@ fn side(dir: Direction) -> &'static str {
         Direction::ToClient => "server",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::tls::TlsTracker;
+    use Direction::{ToClient, ToServer};
+
+    /// Feed chunks in order; returns the observations, the engine state and the last
+    /// feed result per direction.
+    fn run(chunks: &[(Direction, &[u8])]) -> (Observed, TnsState, [Feed; 2]) {
+        let cfg = EngineConfig::default();
+        let mut obs = Observed::default();
+        let mut tls: Option<Box<TlsTracker>> = None;
+        let mut st = TnsState::new(false);
+        let mut last = [Feed::Continue; 2];
+        for (dir, bytes) in chunks {
+            let mut cx = ConnCx { cfg: &cfg, obs: &mut obs, tls: &mut tls };
+            last[dir.index()] = st.feed(*dir, bytes, &mut cx);
+        }
+        (obs, st, last)
+    }
+
+    /// A 2-byte-length CONNECT carrying `desc` at offset 58 (layout of the public
+    /// TRex capture).
+    fn connect(version: u16, desc: &[u8]) -> Vec<u8> {
+        let len = 58 + desc.len();
+        let mut p = vec![
+            /* length */ (len >> 8) as u8,
+            len as u8,
+            /* packet checksum */ 0x00,
+            0x00,
+            /* type CONNECT */ 0x01,
+            /* flags */ 0x00,
+            /* header checksum */ 0x00,
+            0x00,
+        ];
+        p.extend_from_slice(&version.to_be_bytes()); // version
+        p.extend_from_slice(&[
+            /* compatible 300 */ 0x01, 0x2c, /* service options */ 0x0c, 0x41, /* SDU */ 0x20, 0x00,
+            /* TDU */ 0xff, 0xff, /* NT characteristics */ 0x7f, 0x08, /* line turnaround */ 0x00, 0x00,
+            /* value of one */ 0x00, 0x01,
+        ]);
+        p.extend_from_slice(&(desc.len() as u16).to_be_bytes()); // connect data length
+        p.extend_from_slice(&[/* connect data offset 58 */ 0x00, 0x3a]);
+        p.resize(58, 0);
+        p.extend_from_slice(desc);
+        p
+    }
+
+    const DESC: &[u8] = b"(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=10.1.3.81)(PORT=1521))\
+(CONNECT_DATA=(SERVICE_NAME=secsph)(CID=(PROGRAM=sqlplus@kali)(HOST=kali)(USER=root))))";
+
+    /// ACCEPT version 315 (from the nDPI oracle12 capture): later packets use 4-byte lengths.
+    const ACCEPT_315: &[u8] = &[
+        /* length 41 */ 0x00, 0x29, /* checksum */ 0x00, 0x00, /* type ACCEPT */ 0x02, 0x00, 0x00, 0x00,
+        /* version 315 */ 0x01, 0x3b, /* service options */ 0x0c, 0x41, /* SDU, TDU */ 0x00, 0x00, 0x00,
+        0x00, /* byte order */ 0x01, 0x00, /* accept data length */ 0x00, 0x00, /* offset */ 0x00, 0x29,
+        /* flags */ 0x41, 0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* large SDU */ 0x00, 0x00, 0x20, 0x00, /* large TDU */ 0x00, 0x20, 0x00, 0x00, 0x00,
+    ];
+
+    /// The client's ANO offer of the nDPI oracle12 capture (DATA, 4-byte length 0xa4).
+    const ANO_OFFER: &[u8] = &[
+        /* length 164 */ 0x00, 0x00, 0x00, 0xa4, /* DATA */ 0x06, 0x20, 0x00, 0x00,
+        /* data flags */ 0x00, 0x00, /* magic */ 0xde, 0xad, 0xbe, 0xef, /* length */ 0x00, 0x9a,
+        /* version */ 0x00, 0x00, 0x00, 0x00, /* services */ 0x00, 0x04, /* error flags */ 0x00,
+        /* supervisor, 3 sub-packets */ 0x00, 0x04, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00,
+        /*   version 12.1.0.2 */ 0x00, 0x04, 0x00, 0x05, 0x0c, 0x10, 0x02, 0x00, /*   CID */ 0x00, 0x08,
+        0x00, 0x01, 0x00, 0x00, 0x4a, 0x59, 0x7d, 0x2f, 0xd5, 0xdc, /*   service array */ 0x00, 0x12, 0x00, 0x01,
+        0xde, 0xad, 0xbe, 0xef, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x04, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03,
+        /* authentication, 3 sub-packets */ 0x00, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
+        0x05, 0x0c, 0x10, 0x02, 0x00, 0x00, 0x02, 0x00, 0x03, 0xe0, 0xe1, 0x00, 0x02, 0x00, 0x06, 0xfc, 0xff,
+        /* encryption, 3 sub-packets */ 0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x05,
+        0x0c, 0x10, 0x02, 0x00,
+        /*   offer (RAW): none AES256 RC4_256 AES192 3DES168 AES128 RC4_128 3DES112 RC4_56 DES56C RC4_40 DES40C */
+        0x00, 0x0c, 0x00, 0x01, 0x00, 0x11, 0x06, 0x10, 0x0c, 0x0f, 0x0a, 0x0b, 0x08, 0x02, 0x01, 0x03,
+        /*   driver (UB1) */ 0x00, 0x01, 0x00, 0x02, 0x01, /* integrity, 2 sub-packets */ 0x00, 0x03, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x05, 0x0c, 0x10, 0x02, 0x00,
+        /*   offer: none SHA1 MD5 SHA512 SHA256 SHA384 */ 0x00, 0x06, 0x00, 0x01, 0x00, 0x03, 0x01, 0x04, 0x05,
+        0x06,
+    ];
+
+    /// A server ANO answer choosing `enc` and `integrity` (layout of the nDPI answer).
+    fn ano_answer(enc: u8, integrity: u8) -> Vec<u8> {
+        let body: Vec<u8> = [
+            &[/* magic */ 0xde, 0xad, 0xbe, 0xef, /* length */ 0x00, 0x3d][..],
+            &[/* version */ 0x0c, 0x10, 0x02, 0x00, /* services */ 0x00, 0x02, /* flags */ 0x00],
+            &[/* encryption, 2 sub-packets */ 0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00],
+            &[
+                /* version */ 0x00, 0x04, 0x00, 0x05, 0x0c, 0x10, 0x02, 0x00, /* chosen (UB1) */ 0x00, 0x01,
+                0x00, 0x02, enc,
+            ],
+            &[/* integrity, 2 sub-packets */ 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00],
+            &[
+                /* version */ 0x00, 0x04, 0x00, 0x05, 0x0c, 0x10, 0x02, 0x00, /* chosen */ 0x00, 0x01, 0x00,
+                0x02, integrity,
+            ],
+        ]
+        .concat();
+        data_packet(&body, true)
+    }
+
+    fn data_packet(payload: &[u8], large: bool) -> Vec<u8> {
+        let len = 10 + payload.len();
+        let mut p = if large {
+            let mut h = (len as u32).to_be_bytes().to_vec();
+            h.extend_from_slice(&[/* DATA */ 0x06, 0x00, 0x00, 0x00]);
+            h
+        } else {
+            vec![(len >> 8) as u8, len as u8, 0x00, 0x00, /* DATA */ 0x06, 0x00, 0x00, 0x00]
+        };
+        p.extend_from_slice(&[/* data flags */ 0x00, 0x00]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn header_layouts() {
+        let short =
+            [/* length 8 */ 0x00, 0x08, /* checksum */ 0x00, 0x00, /* RESEND */ 0x0b, 0x00, 0x00, 0x00];
+        assert_eq!(parse_header(&short, false), Some(Header { length: 8, ptype: PacketType::RESEND, flags: 0 }));
+        let large = [/* length 0x1d */ 0x00, 0x00, 0x00, 0x1d, /* DATA */ 0x06, 0x20, 0x00, 0x00];
+        assert_eq!(parse_header(&large, true).map(|h| h.length), Some(0x1d));
+        // A zero 2-byte length is the high half of a 4-byte one (ACCEPT not captured).
+        assert_eq!(parse_header(&large, false).map(|h| h.length), Some(0x1d));
+        assert_eq!(parse_header(&large[..7], true), None);
+    }
+
+    #[test]
+    fn complete_connect_descriptor() {
+        let c = connect(312, DESC);
+        let parsed = parse_connect(&c).expect("connect");
+        assert_eq!((parsed.version, parsed.data_offset), (312, 58));
+        assert_eq!(parsed.data, Some(DESC));
+        assert_eq!(probe(ToServer, &c, false), Probe::Match);
+        let (obs, st, last) = run(&[(ToServer, &c)]);
+        let f = &st.facts;
+        assert_eq!(f.connect_version, Some(312));
+        assert_eq!(f.service_name.as_deref(), Some("secsph"));
+        assert_eq!(f.program.as_deref(), Some("sqlplus@kali"));
+        assert_eq!(f.client_host.as_deref(), Some("kali"), "CID HOST, not ADDRESS HOST");
+        assert_eq!(f.os_user.as_deref(), Some("root"));
+        assert_eq!(f.protocol.as_deref(), Some("TCP"));
+        assert_eq!(obs.database.as_deref(), Some("secsph"));
+        assert_eq!(obs.plaintext_messages, 1);
+        assert_eq!(last[0], Feed::Continue);
+    }
+
+    #[test]
+    fn split_across_segments_byte_by_byte() {
+        let c = connect(315, DESC);
+        let mut chunks: Vec<(Direction, &[u8])> = c.chunks(1).map(|b| (ToServer, b)).collect();
+        chunks.extend(ACCEPT_315.chunks(3).map(|b| (ToClient, b)));
+        chunks.extend(ANO_OFFER.chunks(7).map(|b| (ToServer, b)));
+        let (_, st, _) = run(&chunks);
+        assert_eq!(st.facts.connect_data.as_deref().map(str::as_bytes), Some(DESC));
+        assert_eq!(st.facts.accept_version, Some(315));
+        let nne = st.facts.nne.as_ref().expect("ANO seen");
+        assert_eq!(nne.client_offered_encryption.len(), 12);
+        assert_eq!(nne.client_offered_encryption[1], "AES256(17)");
+        assert_eq!(
+            nne.client_offered_integrity,
+            ["none(0)", "SHA1(3)", "MD5(1)", "SHA512(4)", "SHA256(5)", "SHA384(6)"]
+        );
+    }
+
+    #[test]
+    fn truncated_connect_needs_more_and_reports_nothing() {
+        let c = connect(315, DESC);
+        assert_eq!(probe(ToServer, &c[..5], false), Probe::NeedMore);
+        assert_eq!(probe(ToServer, &c[..30], false), Probe::NeedMore);
+        assert_eq!(probe(ToServer, &c[..60], false), Probe::NeedMore, "descriptor prefix \"(D\" so far");
+        let (obs, st, _) = run(&[(ToServer, &c[..c.len() - 1])]);
+        assert_eq!(st.facts.connect_data, None);
+        assert_eq!(obs.plaintext_messages, 0);
+    }
+
+    #[test]
+    fn nne_chosen_stops_parsing_and_names_algorithm() {
+        let c = connect(315, DESC);
+        let answer = ano_answer(17, 5);
+        let after = data_packet(b"SELECT secret FROM t WHERE x = 1", true);
+        let (obs, st, last) = run(&[
+            (ToServer, &c),
+            (ToClient, ACCEPT_315),
+            (ToServer, ANO_OFFER),
+            (ToClient, &answer),
+            (ToServer, &after),
+        ]);
+        assert_eq!(st.facts.nne_encryption(), Some("AES256(17)"));
+        let nne = st.facts.nne.as_ref().unwrap();
+        assert_eq!(nne.server_selected_integrity.as_deref(), Some("SHA256(5)"));
+        assert!(nne.client_ano && nne.server_ano);
+        assert_eq!(last, [Feed::Stop, Feed::Stop]);
+        assert_eq!(obs.query_count, 0, "bytes after an NNE answer are not parsed as SQL");
+    }
+
+    #[test]
+    fn nne_none_keeps_plaintext_and_finds_sql() {
+        let c = connect(315, DESC);
+        let answer = ano_answer(0, 0);
+        // TTC OALL8 call, statement as one length-prefixed string.
+        let sql = b"select name from accounts where id = 42";
+        let mut call = vec![/* function call */ 0x03, /* OALL8 */ 0x5e, /* seq */ 0x02, 0x00, 0x00];
+        call.push(sql.len() as u8);
+        call.extend_from_slice(sql);
+        call.extend_from_slice(&[0x01, 0x00]);
+        let q = data_packet(&call, true);
+        let (obs, st, _) =
+            run(&[(ToServer, &c), (ToClient, ACCEPT_315), (ToServer, ANO_OFFER), (ToClient, &answer), (ToServer, &q)]);
+        assert_eq!(st.facts.nne_encryption(), None);
+        assert_eq!(obs.query_count, 1);
+        assert_eq!(obs.queries, ["select name from accounts where id = ?"]);
+    }
+
+    #[test]
+    fn chunked_sql_is_joined() {
+        // OALL7 call of the TRex capture: 0xFE, then chunks of at most 64 bytes, then 0.
+        let a = b"select sid from V$SESSION  where audsid = ( select USERENV('SESS";
+        assert_eq!(a.len(), 64);
+        let b = b"IONID') from dual )";
+        let mut p = vec![/* call */ 0x03, /* OALL7 */ 0x3e, 0x07, 0x00, 0x00, /* chunked */ 0xfe, 0x40];
+        p.extend_from_slice(a);
+        p.push(b.len() as u8);
+        p.extend_from_slice(b);
+        p.push(0x00);
+        assert_eq!(
+            find_sql(&p).as_deref(),
+            Some("select sid from V$SESSION  where audsid = ( select USERENV('SESSIONID') from dual )")
+        );
+    }
+
+    #[test]
+    fn no_sql_in_binary_or_auth_payloads() {
+        assert_eq!(find_sql(b"\x03\x76\x02\xfe\xff\xff\xff\x09\x00AUTH_TERMINAL\x0fpts/0"), None);
+        assert_eq!(find_sql(b"xSELECTED items"), None, "keyword must start a word");
+        assert_eq!(find_sql(b"\x00with a\x01"), None, "too short to be a statement");
+        let noise: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        assert_eq!(find_sql(&noise), None);
+    }
+
+    #[test]
+    fn refuse_reports_err_and_listener_version() {
+        let text = b"(DESCRIPTION=(TMP=)(VSNNUM=318767104)(ERR=12514)(ERROR_STACK=(ERROR=(CODE=12514)(EMFI=4))))";
+        let len = 12 + text.len();
+        let mut r = vec![(len >> 8) as u8, len as u8, 0x00, 0x00, /* REFUSE */ 0x04, 0x00, 0x00, 0x00];
+        r.extend_from_slice(&[/* user reason */ 0x22, /* system reason */ 0x00]);
+        r.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        r.extend_from_slice(text);
+        assert_eq!(probe(ToClient, &r, false), Probe::Match);
+        let (obs, st, _) = run(&[(ToServer, &connect(318, b"(CONNECT_DATA=(SERVICE_NAME=NOSUCH))")), (ToClient, &r)]);
+        assert_eq!(st.facts.refuse_error, Some(12514));
+        assert_eq!(obs.server_version.as_deref(), Some("19.0.0.0.0"));
+        assert_eq!(st.facts.service_name.as_deref(), Some("NOSUCH"));
+        assert!(obs.errors[0].contains("12514"));
+    }
+
+    #[test]
+    fn connect_data_in_following_data_packet() {
+        // python-oracledb: descriptor longer than 230 bytes, CONNECT ends at offset 74 and
+        // the descriptor follows in a DATA packet (data flags, then the text).
+        let desc = format!("(DESCRIPTION=(ADDRESS=(PROTOCOL=tcp)(HOST=127.0.0.1)(PORT=1521))(CONNECT_DATA=(SERVICE_NAME=SHOP)(CID=(PROGRAM={})(HOST=vm)(USER=root))))", "p".repeat(150));
+        let mut c = connect(319, b"");
+        c[0..2].copy_from_slice(&74u16.to_be_bytes());
+        c[24..26].copy_from_slice(&(desc.len() as u16).to_be_bytes());
+        c[26..28].copy_from_slice(&74u16.to_be_bytes());
+        c.resize(74, 0);
+        assert_eq!(probe(ToServer, &c, false), Probe::Match);
+        let d = data_packet(desc.as_bytes(), false);
+        let both = [c.clone(), d].concat();
+        let (_, st, _) = run(&[(ToServer, &both)]);
+        assert!(st.facts.connect_data_separate);
+        assert_eq!(st.facts.service_name.as_deref(), Some("SHOP"));
+        // Unframed continuation (raw descriptor bytes after the CONNECT).
+        let (_, st, _) = run(&[(ToServer, &c), (ToServer, desc.as_bytes())]);
+        assert_eq!(st.facts.service_name.as_deref(), Some("SHOP"));
+    }
+
+    #[test]
+    fn server_banner_from_set_protocol() {
+        let resp = data_packet(b"\x01\x06\x00x86_64/Linux 2.4.xx\x00\x69\x03\x01", true);
+        let (obs, _, _) = run(&[(ToServer, &connect(315, DESC)), (ToClient, ACCEPT_315), (ToClient, &resp)]);
+        assert_eq!(obs.server_version.as_deref(), Some("x86_64/Linux 2.4.xx"));
+        assert_eq!(parse_set_protocol(b"\x01\x06\x00\x01\x02\x00"), None, "binary is no banner");
+        assert_eq!(parse_set_protocol(b"\x01\x06"), None);
+    }
+
+    #[test]
+    fn wrong_length_and_bad_type_stop_the_direction() {
+        // Length 4 (< header) and type 0x63 (no such type): framing lost.
+        let bad = [0x00, 0x04, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0xaa, 0xbb];
+        // Resynchronisation looks a few bytes further before giving up.
+        let (obs, _, last) = run(&[(ToServer, &connect(315, DESC)), (ToServer, &bad), (ToServer, &[0xff; 32])]);
+        assert_eq!(last[0], Feed::Stop);
+        assert!(obs.anomalies.iter().any(|a| a.contains("bad packet header")));
+        let bad_type = [0x00, 0x10, 0x00, 0x00, 0x63, 0x00, 0x00, 0x00];
+        let (_, _, last) = run(&[(ToServer, &bad_type), (ToServer, &[0xff; 64])]);
+        assert_eq!(last[0], Feed::Stop);
+    }
+
+    #[test]
+    fn stray_byte_between_packets_is_skipped() {
+        // The TRex capture has one extra ')' after a CONNECT.
+        let mut c = connect(312, DESC);
+        c.push(b')');
+        let resend = [0x00, 0x08, 0x00, 0x00, /* RESEND */ 0x0b, 0x00, 0x00, 0x00];
+        let (obs, st, last) = run(&[(ToServer, &c), (ToServer, &resend), (ToServer, &connect(312, DESC))]);
+        assert_eq!(last[0], Feed::Continue);
+        assert!(st.facts.packet_types.contains(&"RESEND"));
+        assert!(obs.anomalies.iter().any(|a| a.contains("skipped 1 byte")));
+    }
+
+    #[test]
+    fn hostile_lengths_and_offsets() {
+        // 4-byte length of 4 GiB parses; 16 MiB of DATA is skipped without buffering
+        // more than max_message.
+        let huge = [0xff, 0xff, 0xff, 0xff, 0x06, 0x00, 0x00, 0x00];
+        assert_eq!(parse_header(&huge, true).map(|h| h.length), Some(u32::MAX));
+        let mut stream = vec![0x00, 0xff, 0xff, 0xff, /* DATA */ 0x06, 0x00, 0x00, 0x00];
+        stream.extend(std::iter::repeat_n(0x41, 200_000));
+        let (_, st, last) = run(&[(ToServer, &connect(315, DESC)), (ToClient, ACCEPT_315), (ToServer, &stream)]);
+        assert_eq!(last[0], Feed::Continue);
+        assert!(st.dirs[0].buf.capacity() <= 2 * EngineConfig::default().max_message);
+        assert_eq!(st.dirs[0].skip, 0xff_ffff - 200_008, "the rest of the packet is still to skip");
+        // CONNECT whose connect data offset/length point outside the packet.
+        let mut c = connect(315, DESC);
+        c[26..28].copy_from_slice(&0xfff0u16.to_be_bytes());
+        assert_eq!(probe(ToServer, &c, false), Probe::NoMatch);
+        let (_, st, _) = run(&[(ToServer, &c)]);
+        assert_eq!(st.facts.connect_data, None);
+        // Offset inside the fixed header fields.
+        let mut c = connect(315, DESC);
+        c[26..28].copy_from_slice(&2u16.to_be_bytes());
+        assert_eq!(parse_connect(&c).and_then(|p| p.data), None);
+        // ANO with absurd counts and sub-packet lengths.
+        let ano = [
+            0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0, 0x00, 0x02, 0xff, 0xff, 0, 0, 0, 0, 0xff,
+            0xff, 0x00, 0x01,
+        ];
+        let parsed = parse_ano(&ano).expect("magic");
+        assert_eq!(parsed.services.len(), 1);
+        assert!(parsed.services[0].offered.is_empty());
+        // REFUSE whose data length exceeds the packet.
+        let r = [0x00, 0x0e, 0, 0, 0x04, 0, 0, 0, 0x22, 0x00, 0xff, 0xff, b'(', b'E'];
+        assert_eq!(parse_refuse(&r).map(|r| r.data.len()), Some(2));
+        // Every prefix of a real exchange parses without panicking.
+        let all = [connect(315, DESC), ACCEPT_315.to_vec(), ANO_OFFER.to_vec()].concat();
+        for cut in 0..all.len() {
+            let _ = run(&[(ToServer, &all[..cut])]);
+            let _ = probe(ToServer, &all[..cut], false);
+        }
+    }
+
+    #[test]
+    fn probe_rejects_other_protocols() {
+        // PostgreSQL StartupMessage, HTTP, TLS ClientHello, MySQL greeting.
+        assert_eq!(probe(ToServer, b"\x00\x00\x00\x08\x04\xd2\x16\x2f", false), Probe::NoMatch);
+        assert_eq!(probe(ToServer, b"GET / HTTP/1.1\r\n", false), Probe::NoMatch);
+        assert_eq!(probe(ToServer, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", false), Probe::NoMatch);
+        assert_eq!(probe(ToClient, b"\x4a\x00\x00\x00\x0a\x35\x2e\x37\x2e", false), Probe::NoMatch);
+        // CONNECT with an impossible version.
+        let mut c = connect(315, DESC);
+        c[8..10].copy_from_slice(&999u16.to_be_bytes());
+        assert_eq!(probe(ToServer, &c, false), Probe::NoMatch);
+        // ACCEPT from the server identifies TNS too.
+        assert_eq!(probe(ToClient, ACCEPT_315, false), Probe::Match);
+    }
+
+    #[test]
+    fn descriptor_values() {
+        let d = "(DESCRIPTION=(ADDRESS=(PROTOCOL=tcps)(HOST=db)(PORT=2484))(CONNECT_DATA=(SID=ORCL)(CID=(PROGRAM=x)(HOST=h)(USER=u))))";
+        assert_eq!(descriptor_value_in(d, "ADDRESS", "HOST"), Some("db"));
+        assert_eq!(descriptor_value_in(d, "CID", "HOST"), Some("h"));
+        assert_eq!(descriptor_value_in(d, "CONNECT_DATA", "SID"), Some("ORCL"));
+        assert_eq!(descriptor_value(d, "missing"), None);
+        assert_eq!(descriptor_value("(ERR=", "ERR"), Some(""));
+        assert_eq!(vsnnum_to_string(318767104), "19.0.0.0.0");
+    }
+}
