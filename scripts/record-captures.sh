@@ -555,8 +555,11 @@ mkdir -p "$OUTDIR"
 for f in "$WORK"/cap/*.pcap; do
   install -m 0644 "$f" "$OUTDIR/$(basename "$f")"
 done
+# Rows and README section of the Oracle captures (scripts/record-tns-captures.sh) stay.
+grep -h '"capture": "tns-' "$OUTDIR/expected.jsonl" >>"$WORK/expected.jsonl" 2>/dev/null || true
 install -m 0644 "$WORK/expected.jsonl" "$OUTDIR/expected.jsonl"
 rm -f "$OUTDIR/recorded-with.txt"
-write_readme >"$OUTDIR/README.md"
+tns_section=$(sed -n '/^## Oracle (TNS) captures/,$p' "$OUTDIR/README.md" 2>/dev/null || true)
+{ write_readme; [[ -z $tns_section ]] || printf '\n%s\n' "$tns_section"; } >"$OUTDIR/README.md"
 log "done in $((SECONDS - T_START)) s:"
 ls -l "$OUTDIR" >&2
