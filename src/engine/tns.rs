@@ -529,8 +529,15 @@ fn looks_like_descriptor(b: &[u8]) -> Probe {
 
 /// Tri-state content probe on the first bytes of one direction. The client's CONNECT
 /// (type 1, sane length and version, a descriptor at the stated offset) or the server's
-/// ACCEPT/REFUSE identifies TNS on any port.
-pub fn probe(dir: Direction, data: &[u8], _midstream: bool) -> Probe {
+/// ACCEPT/REFUSE identifies TNS on any port. Mid-stream, whole DATA/MARKER/CONTROL
+/// packets back to back (zero checksums, lengths that add up to the bytes seen) do.
+pub fn probe(dir: Direction, data: &[u8], midstream: bool) -> Probe {
+    if midstream {
+        match probe_midstream(data) {
+            Probe::NoMatch => {}
+            answer => return answer,
+        }
+    }
     if data.len() < HEADER_LEN {
         // A 2-byte length below 0x2000 starts with a small byte; type at 4.
         let ok = data.first().is_none_or(|&b| b < 0x20) && data.get(4).is_none_or(|&t| matches!(t, 1 | 2 | 4 | 5));
@@ -579,6 +586,32 @@ pub fn probe(dir: Direction, data: &[u8], _midstream: bool) -> Probe {
         },
         _ => Probe::NoMatch,
     }
+}
+
+/// Packets after the connection start: DATA (6), MARKER (12) or CONTROL (14) headers
+/// with zero checksums whose lengths tile the bytes exactly.
+fn probe_midstream(data: &[u8]) -> Probe {
+    let mut at = 0;
+    let mut packets = 0;
+    while at < data.len() {
+        let rest = &data[at..];
+        if rest.len() < HEADER_LEN {
+            return if packets > 0 { Probe::NeedMore } else { Probe::NoMatch };
+        }
+        if !plausible_header(rest, false) || !matches!(rest[4], 6 | 12 | 14) {
+            return Probe::NoMatch;
+        }
+        let len = parse_header(rest, false).map_or(0, |h| h.length as usize);
+        if len < HEADER_LEN + 2 || len > 0x1_0000 {
+            return Probe::NoMatch;
+        }
+        if len > rest.len() {
+            return Probe::NeedMore;
+        }
+        at += len;
+        packets += 1;
+    }
+    Probe::Match
 }
 
 // --- State machine ----------------------------------------------------------------------
@@ -1292,6 +1325,44 @@ mod tests {
         assert_eq!(probe(ToServer, &c, false), Probe::NoMatch);
         // ACCEPT from the server identifies TNS too.
         assert_eq!(probe(ToClient, ACCEPT_315, false), Probe::Match);
+    }
+
+    #[test]
+    fn midstream_data_packets_are_recognised() {
+        let q = data_packet(b"\x03\x5e\x02\x00\x27select name from accounts where id = 42", true);
+        assert_eq!(probe(ToServer, &q, true), Probe::Match);
+        assert_eq!(probe(ToServer, &q, false), Probe::NoMatch, "only mid-stream");
+        assert_eq!(probe(ToServer, &q[..q.len() - 1], true), Probe::NeedMore);
+        let two = [q.clone(), data_packet(b"\x03\x09\x03", true)].concat();
+        assert_eq!(probe(ToServer, &two, true), Probe::Match);
+        // A length that does not tile the bytes (what follows is no header), or a
+        // nonzero header checksum.
+        let mut bad = q.clone();
+        bad[3] -= 9;
+        assert_eq!(probe(ToServer, &bad, true), Probe::NoMatch);
+        let mut bad = q.clone();
+        bad[7] = 0x55;
+        assert_eq!(probe(ToServer, &bad, true), Probe::NoMatch);
+        assert_eq!(probe(ToServer, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true), Probe::NoMatch);
+        // And the engine started mid-stream still finds the statement.
+        let (obs, _, _) = run(&[(ToServer, &two)]);
+        assert_eq!(obs.query_count, 1);
+    }
+
+    #[test]
+    fn redirect_inline_and_in_following_data() {
+        let addr = b"(ADDRESS=(PROTOCOL=TCP)(HOST=10.0.0.9)(PORT=1522))";
+        let len = 10 + addr.len();
+        let mut r = vec![(len >> 8) as u8, len as u8, 0x00, 0x00, /* REDIRECT */ 0x05, 0x00, 0x00, 0x00];
+        r.extend_from_slice(&(addr.len() as u16).to_be_bytes());
+        r.extend_from_slice(addr);
+        let (_, st, _) = run(&[(ToServer, &connect(315, DESC)), (ToClient, &r)]);
+        assert_eq!(st.facts.redirect.as_deref().map(str::as_bytes), Some(&addr[..]));
+        // Length announced, data in the next DATA packet from the server.
+        let head = [0x00, 0x0a, 0x00, 0x00, /* REDIRECT */ 0x05, 0x00, 0x00, 0x00, 0x00, addr.len() as u8];
+        let (_, st, _) =
+            run(&[(ToServer, &connect(315, DESC)), (ToClient, &head), (ToClient, &data_packet(addr, false))]);
+        assert_eq!(st.facts.redirect.as_deref().map(str::as_bytes), Some(&addr[..]));
     }
 
     #[test]
