@@ -441,7 +441,7 @@ fn keyword_at(b: &[u8], i: usize) -> Option<usize> {
     }
     for kw in SQL_KEYWORDS {
         let k = kw.as_bytes();
-        if b.len() >= i + k.len() + 1
+        if b.len() > i + k.len()
             && b[i..i + k.len()].eq_ignore_ascii_case(k)
             && matches!(b[i + k.len()], b' ' | b'\t' | b'\r' | b'\n' | b'(' | b'*' | b';')
         {
@@ -540,7 +540,7 @@ pub fn probe(dir: Direction, data: &[u8], midstream: bool) -> Probe {
     }
     if data.len() < HEADER_LEN {
         // A 2-byte length below 0x2000 starts with a small byte; type at 4.
-        let ok = data.first().is_none_or(|&b| b < 0x20) && data.get(4).is_none_or(|&t| matches!(t, 1 | 2 | 4 | 5));
+        let ok = data.first().map_or(true, |&b| b < 0x20) && data.get(4).map_or(true, |&t| matches!(t, 1 | 2 | 4 | 5));
         return if ok { Probe::NeedMore } else { Probe::NoMatch };
     }
     let Some(h) = parse_header(data, false) else { return Probe::NeedMore };
@@ -602,7 +602,7 @@ fn probe_midstream(data: &[u8]) -> Probe {
             return Probe::NoMatch;
         }
         let len = parse_header(rest, false).map_or(0, |h| h.length as usize);
-        if len < HEADER_LEN + 2 || len > 0x1_0000 {
+        if !(HEADER_LEN + 2..=0x1_0000).contains(&len) {
             return Probe::NoMatch;
         }
         if len > rest.len() {
@@ -1278,7 +1278,7 @@ mod tests {
         let huge = [0xff, 0xff, 0xff, 0xff, 0x06, 0x00, 0x00, 0x00];
         assert_eq!(parse_header(&huge, true).map(|h| h.length), Some(u32::MAX));
         let mut stream = vec![0x00, 0xff, 0xff, 0xff, /* DATA */ 0x06, 0x00, 0x00, 0x00];
-        stream.extend(std::iter::repeat_n(0x41, 200_000));
+        stream.resize(stream.len() + 200_000, 0x41);
         let (_, st, last) = run(&[(ToServer, &connect(315, DESC)), (ToClient, ACCEPT_315), (ToServer, &stream)]);
         assert_eq!(last[0], Feed::Continue);
         assert!(st.dirs[0].buf.capacity() <= 2 * EngineConfig::default().max_message);
