@@ -416,7 +416,8 @@ fn tns_findings(t: &TnsFacts, enc: Encryption, add: &mut dyn FnMut(&'static str,
         return;
     }
     if let Some(n) = &t.nne {
-        if n.server_selected_encryption.as_deref().is_some_and(|s| s.starts_with("none(")) {
+        let offered = n.client_offered_encryption.iter().any(|a| !a.starts_with("none("));
+        if offered && n.server_selected_encryption.as_deref().is_some_and(|s| s.starts_with("none(")) {
             add(
                 "nne-not-negotiated",
                 Severity::High,
