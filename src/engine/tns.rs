@@ -567,7 +567,7 @@ pub fn probe(dir: Direction, data: &[u8], midstream: bool) -> Probe {
                 // Connect data sent after the packet (longer than 230 bytes).
                 return if len >= HEADER_LEN + 26 && cd_len > 230 { Probe::Match } else { Probe::NoMatch };
             }
-            if cd_off + cd_len != len {
+            if cd_off + cd_len > len {
                 return Probe::NoMatch;
             }
             match data.get(cd_off..) {
