@@ -564,8 +564,11 @@ for f in "$WORK"/cap/*.pcap; do
 done
 # Rows of the TDS captures (scripts/record-tds-captures.sh) are kept.
 grep -E '"capture": "tds8?-' "$OUTDIR/expected.jsonl" >>"$WORK/expected.jsonl" 2>/dev/null || true
+# Rows and README section of the Oracle captures (scripts/record-tns-captures.sh) stay.
+grep -h '"capture": "tns-' "$OUTDIR/expected.jsonl" >>"$WORK/expected.jsonl" 2>/dev/null || true
 install -m 0644 "$WORK/expected.jsonl" "$OUTDIR/expected.jsonl"
 rm -f "$OUTDIR/recorded-with.txt"
-write_readme >"$OUTDIR/README.md"
+tns_section=$(sed -n '/^## Oracle (TNS) captures/,$p' "$OUTDIR/README.md" 2>/dev/null || true)
+{ write_readme; [[ -z $tns_section ]] || printf '\n%s\n' "$tns_section"; } >"$OUTDIR/README.md"
 log "done in $((SECONDS - T_START)) s:"
 ls -l "$OUTDIR" >&2

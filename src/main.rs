@@ -15,7 +15,7 @@ use dbwire::report::{self, table::TableStyle};
 /// Is the traffic to my databases encrypted on the wire, and how well?
 ///
 /// Reads pcap/pcapng captures and reports, per database connection (PostgreSQL,
-/// MySQL/MariaDB), whether it used TLS (version, cipher, certificate) or plaintext
+/// MySQL/MariaDB, SQL Server TDS, Oracle TNS), whether it used TLS (version, cipher, certificate) or plaintext
 /// (with redacted evidence).
 #[derive(Parser, Debug)]
 #[command(
@@ -44,8 +44,9 @@ struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`, `tds=14330`);
-    /// content probing finds every engine on any port, this only sharpens the hint.
+    /// Also treat PORT as ENGINE's port (e.g. `postgresql=6543`, `mysql=3307`, `tds=14330`,
+    /// `oracle=1522`); content probing finds the engines on any port, this only sharpens
+    /// the hint (and labels TLS-from-the-first-byte traffic, e.g. Oracle TCPS).
     #[arg(long = "port", value_name = "ENGINE=PORT")]
     ports: Vec<String>,
 
@@ -151,6 +152,7 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
         "postgresql" | "postgres" | "pgsql" | "pg" => EngineKind::Postgres,
         "mysql" | "mariadb" => EngineKind::Mysql,
         "tds" | "mssql" | "sqlserver" => EngineKind::Tds,
+        "oracle" | "tns" => EngineKind::Tns,
         _ => return None,
     })
 }
@@ -168,7 +170,7 @@ fn config_from(ports: &[String], show_literals: bool) -> Result<AnalyzeConfig> {
             bail!("--port {p:?}: expected ENGINE=PORT, e.g. postgresql=6543");
         };
         let Some(kind) = parse_engine(engine.trim()) else {
-            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql, tds)");
+            bail!("--port {p:?}: unknown engine {engine:?} (postgresql, mysql, tds, oracle)");
         };
         let port: u16 = port
             .trim()

@@ -83,3 +83,23 @@ fn unknown_link_type_is_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("147"), "warning should name the link type: {err}");
 }
+
+/// TLS from the first byte is Oracle TCPS only where a port says so: on a port named with
+/// `--port oracle=PORT` (2484 is hinted by default).
+#[test]
+fn oracle_port_hint_labels_tcps() {
+    let cap = common::repo().join("captures/tns-tcps-2484.pcap");
+    let (rows, out) = common::run_jsonl(&[&cap], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["engine"], "tns");
+    assert_eq!(rows[0]["tls"]["upgrade"], "direct");
+    // The refusal on 15210 is found by content, with or without a hint.
+    let cap = common::repo().join("captures/tns-refuse-12514.pcap");
+    for extra in [&[][..], &["--port", "oracle=15210"][..], &["--port", "tns=15210"][..]] {
+        let (rows, out) = common::run_jsonl(&[&cap], extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}");
+        assert_eq!(rows[0]["engine"], "tns", "{extra:?}");
+        assert_eq!(rows[0]["tns"]["refuse_error"], 12514, "{extra:?}");
+    }
+}

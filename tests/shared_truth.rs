@@ -1,6 +1,8 @@
-//! Every PostgreSQL, MySQL and SQL Server (truth engine "mssql" = dbwire "tds") flow in `../shared/captures/truth.jsonl` (ground truth from
-//! public projects' captures) must agree with dbwire on engine, encryption, TLS version
-//! and cipher. Skips cleanly when the shared captures are absent.
+//! Every PostgreSQL, MySQL, SQL Server (truth engine "mssql" = dbwire "tds") and Oracle
+//! (truth "oracle" = dbwire "tns") flow in `../shared/captures/truth.jsonl` (ground truth
+//! from public projects' captures) must agree with dbwire on engine, encryption, TLS
+//! version and cipher (Oracle: connect data, packet types and the NNE negotiation). Skips
+//! cleanly when the shared captures are absent.
 
 mod common;
 
@@ -48,6 +50,8 @@ fn our_engine(truth: &str) -> Option<&'static str> {
         "postgresql" => Some("postgresql"),
         "mysql" => Some("mysql"),
         "mssql" => Some("tds"),
+        // The truth names Oracle by vendor; dbwire names the protocol.
+        "oracle" => Some("tns"),
         _ => None,
     }
 }
@@ -80,6 +84,7 @@ fn truth_flows_agree() {
 
     let mut problems = Vec::new();
     let mut checked = 0;
+    let mut oracle_checked = 0;
     for t in &truth {
         let engine = t["engine"].as_str().unwrap_or("");
         let capture = t["capture"].as_str().unwrap_or("");
@@ -104,6 +109,9 @@ fn truth_flows_agree() {
             continue;
         };
         checked += 1;
+        if engine == "tns" {
+            oracle_checked += 1;
+        }
         let Some(cs) = found else {
             problems.push(format!("{label}: {engine} flow not reported"));
             continue;
@@ -118,6 +126,8 @@ fn truth_flows_agree() {
             let gss = t["tls_how"].as_str().is_some_and(|h| h.contains("GSSENC"));
             let want_enc = if t["tls"] == true {
                 "tls"
+            } else if t["oracle_nne_encrypted"] == true {
+                "nne"
             } else if gss {
                 // Negotiated GSSAPI encryption; see the closing note on these flows.
                 "gssapi"
@@ -183,6 +193,9 @@ fn truth_flows_agree() {
                     errs.push(format!("server version {ours:?} (truth {v:?})"));
                 }
             }
+            if engine == "tns" {
+                oracle_checks(t, c, &mut errs);
+            }
             if errs.is_empty() {
                 errs_best = Some(errs);
                 break;
@@ -197,10 +210,69 @@ fn truth_flows_agree() {
             }
         }
     }
-    assert!(checked > 90, "only {checked} PostgreSQL/MySQL/SQL Server truth flows checked");
+    assert!(checked > 90, "only {checked} PostgreSQL/MySQL/SQL Server/Oracle truth flows checked");
     let mssql = truth.iter().filter(|t| t["engine"] == "mssql").count();
     assert!(mssql == 0 || mssql >= 13, "only {mssql} SQL Server truth flows");
+    assert!(oracle_checked >= 3, "only {oracle_checked} Oracle truth flows checked");
     assert!(problems.is_empty(), "{} of {checked} flows disagree:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// "AES256(17)" (dbwire) and "AES256" or "AES256(17)" (truth) name the same algorithm.
+fn algo_name(v: &Value) -> String {
+    let s = v.as_str().unwrap_or("");
+    s.split('(').next().unwrap_or("").to_string()
+}
+
+/// Oracle-only facts: connect descriptor, TNS packet types, ANO/NNE negotiation.
+fn oracle_checks(t: &Value, c: &Value, errs: &mut Vec<String>) {
+    let tns = &c["tns"];
+    if let Some(cd) = t["tns_connect_data"].as_str() {
+        if tns["connect_data"].as_str() != Some(cd) {
+            errs.push(format!("connect data {} (truth {cd:?})", tns["connect_data"]));
+        }
+    }
+    if let Some(p) = t["tns_connect_protocol"].as_str() {
+        if tns["protocol"].as_str() != Some(p) {
+            errs.push(format!("connect protocol {} (truth {p:?})", tns["protocol"]));
+        }
+    }
+    if let Some(types) = t["tns_types"].as_array() {
+        let ours: Vec<String> = tns["packet_types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_string)
+            .collect();
+        for ty in types.iter().filter_map(|v| v.as_str()) {
+            if !ours.iter().any(|o| o.eq_ignore_ascii_case(ty)) {
+                errs.push(format!("TNS packet type {ty} not seen (dbwire saw {ours:?})"));
+            }
+        }
+    }
+    let seen = &t["oracle_ano_deadbeef_seen"];
+    for (side, ours) in [("client", &tns["nne"]["client_ano"]), ("server", &tns["nne"]["server_ano"])] {
+        let want = seen[side] == true;
+        if (*ours == true) != want {
+            errs.push(format!("{side} ANO negotiation seen {ours} (truth {want})"));
+        }
+    }
+    for (field, ours) in [
+        ("oracle_nne_client_offered_encryption", &tns["nne"]["client_offered_encryption"]),
+        ("oracle_nne_client_offered_data_integrity", &tns["nne"]["client_offered_integrity"]),
+    ] {
+        if !t[field].is_null() && ours != &t[field] {
+            errs.push(format!("{field}: {ours} (truth {})", t[field]));
+        }
+    }
+    for (field, ours) in [
+        ("oracle_nne_server_selected_encryption", &tns["nne"]["server_selected_encryption"]),
+        ("oracle_nne_server_selected_data_integrity", &tns["nne"]["server_selected_integrity"]),
+    ] {
+        if !t[field].is_null() && algo_name(ours) != algo_name(&t[field]) {
+            errs.push(format!("{field}: {ours} (truth {})", t[field]));
+        }
+    }
 }
 
 /// A truncated copy of every shared capture still yields a report (or a clean one-line

@@ -55,6 +55,12 @@ fn shipped_captures_match_what_was_recorded() {
                 check("upgrade", &c["tls"]["upgrade"]);
             }
             check("user", &c["credentials"]["user"]);
+            // Oracle: the descriptor's service, the listener's refusal, the NNE choice.
+            check("tns_service_name", &c["tns"]["service_name"]);
+            check("tns_refuse_error", &c["tns"]["refuse_error"]);
+            check("tns_connect_data_separate", &c["tns"]["connect_data_separate"]);
+            check("nne_encryption", &c["tns"]["nne"]["server_selected_encryption"]);
+            check("nne_integrity", &c["tns"]["nne"]["server_selected_integrity"]);
             if e["cleartext_password_seen"] == true {
                 check("cleartext_password_seen", &c["credentials"]["cleartext_password_seen"]);
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::mysql::{self, MysqlState};
 use super::pgsql::{self, PgsqlState};
 use super::tds::{self, TdsState};
+use super::tns::{self, TnsFacts, TnsState};
 use super::{ConnCx, EngineConfig, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::{Direction, Interest, StreamHandler};
 use crate::reader::Probe;
@@ -28,6 +29,9 @@ impl Default for PortHints {
         h.set(5432, EngineKind::Postgres);
         h.set(3306, EngineKind::Mysql);
         h.set(1433, EngineKind::Tds);
+        // Oracle listener, and TCPS (TLS from the first byte).
+        h.set(1521, EngineKind::Tns);
+        h.set(2484, EngineKind::Tns);
         h
     }
 }
@@ -51,6 +55,7 @@ enum EngineState {
     Pg(PgsqlState),
     My(MysqlState),
     Tds(TdsState),
+    Tns(Box<TnsState>),
     /// TLS from the first byte (or mid-stream): no engine parser, only the tracker.
     TlsOnly,
     /// Not a database protocol we know.
@@ -132,7 +137,7 @@ impl Dissector {
     pub fn recognition(&self) -> Recognition {
         match self.state {
             EngineState::Probing => Recognition::Undecided,
-            EngineState::Pg(_) | EngineState::My(_) | EngineState::Tds(_) => Recognition::Engine,
+            EngineState::Pg(_) | EngineState::My(_) | EngineState::Tds(_) | EngineState::Tns(_) => Recognition::Engine,
             EngineState::TlsOnly => Recognition::TlsOnly,
             EngineState::NotDatabase => Recognition::NotDatabase,
         }
@@ -146,6 +151,14 @@ impl Dissector {
     /// First bytes of a direction that no engine recognised (for the report).
     pub fn unrecognised_prefix(&self, dir: Direction) -> &[u8] {
         &self.probe_buf[dir.index()]
+    }
+
+    /// Oracle facts, when the connection speaks TNS.
+    pub fn tns_facts(&self) -> Option<&TnsFacts> {
+        match &self.state {
+            EngineState::Tns(s) => Some(&s.facts),
+            _ => None,
+        }
     }
 
     fn tracker(&mut self) -> &mut TlsTracker {
@@ -188,7 +201,7 @@ impl Dissector {
             return true;
         }
 
-        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Tds];
+        let mut candidates = [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Tds, EngineKind::Tns];
         // The hinted engine is asked first.
         if let Some(at) = candidates.iter().position(|&k| k == self.hint) {
             candidates[..=at].rotate_right(1);
@@ -207,6 +220,7 @@ impl Dissector {
                     EngineKind::Postgres => pgsql::probe(dir, buf, mid),
                     EngineKind::Mysql => mysql::probe(dir, buf, mid),
                     EngineKind::Tds => tds::probe(dir, buf, mid),
+                    EngineKind::Tns => tns::probe(dir, buf, mid),
                     EngineKind::Unknown => Probe::NoMatch,
                 };
             }
@@ -231,6 +245,7 @@ impl Dissector {
                         EngineKind::Postgres => pgsql::probe(dir, buf, true),
                         EngineKind::Mysql => mysql::probe(dir, buf, true),
                         EngineKind::Tds => tds::probe(dir, buf, true),
+                        EngineKind::Tns => tns::probe(dir, buf, true),
                         EngineKind::Unknown => Probe::NoMatch,
                     };
                     hit |= p == Probe::Match;
@@ -264,6 +279,7 @@ impl Dissector {
             EngineKind::Postgres => EngineState::Pg(PgsqlState::new(mid)),
             EngineKind::Mysql => EngineState::My(MysqlState::new(mid)),
             EngineKind::Tds => EngineState::Tds(TdsState::new(mid)),
+            EngineKind::Tns => EngineState::Tns(Box::new(TnsState::new(mid))),
             EngineKind::Unknown => EngineState::NotDatabase,
         };
         self.obs.engine = kind;
@@ -302,6 +318,7 @@ impl Dissector {
                         EngineState::Pg(s) => s.feed(dir, data, &mut cx),
                         EngineState::My(s) => s.feed(dir, data, &mut cx),
                         EngineState::Tds(s) => s.feed(dir, data, &mut cx),
+                        EngineState::Tns(s) => s.feed(dir, data, &mut cx),
                         EngineState::TlsOnly => Feed::StartTls { offset: 0 },
                         EngineState::Probing | EngineState::NotDatabase => Feed::Stop,
                     }
@@ -316,7 +333,7 @@ impl Dissector {
                                 EngineKind::Postgres => TlsUpgrade::PgSslRequest,
                                 EngineKind::Mysql => TlsUpgrade::MysqlSslRequest,
                                 EngineKind::Tds => TlsUpgrade::TdsPrelogin,
-                                EngineKind::Unknown => TlsUpgrade::Direct,
+                                EngineKind::Tns | EngineKind::Unknown => TlsUpgrade::Direct,
                             });
                         }
                         if let Some(rest) = data.get(offset..) {
@@ -397,6 +414,7 @@ impl StreamHandler for Dissector {
                         EngineState::Pg(s) => s.gap(dir, len, &mut cx),
                         EngineState::My(s) => s.gap(dir, len, &mut cx),
                         EngineState::Tds(s) => s.gap(dir, len, &mut cx),
+                        EngineState::Tns(s) => s.gap(dir, len, &mut cx),
                         _ => {}
                     }
                 }

@@ -7,6 +7,7 @@ pub mod mysql;
 pub mod pgsql;
 pub mod sql;
 pub mod tds;
+pub mod tns;
 
 use crate::tls::TlsTracker;
 
@@ -19,6 +20,8 @@ pub enum EngineKind {
     Mysql,
     /// Microsoft SQL Server TDS (and the Sybase TDS 4.2/5.0 login, noted as such).
     Tds,
+    /// Oracle Net (TNS).
+    Tns,
 }
 
 impl EngineKind {
@@ -29,6 +32,7 @@ impl EngineKind {
             EngineKind::Postgres => "postgresql",
             EngineKind::Mysql => "mysql",
             EngineKind::Tds => "tds",
+            EngineKind::Tns => "tns",
         }
     }
 }

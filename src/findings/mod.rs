@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::dissect::{Dissector, Recognition};
+use crate::engine::tns::TnsFacts;
 use crate::engine::{AuthMethod, EngineKind, Observed};
 use crate::flow::{ConnMeta, Direction};
 use crate::tls::{self, CertVisibility, TlsSummary};
@@ -48,6 +49,8 @@ impl Severity {
 pub enum Encryption {
     Tls,
     Gssapi,
+    /// Oracle Native Network Encryption negotiated in the ANO exchange.
+    Nne,
     Plaintext,
     Unknown,
 }
@@ -57,6 +60,7 @@ impl Encryption {
         match self {
             Encryption::Tls => "tls",
             Encryption::Gssapi => "gssapi",
+            Encryption::Nne => "nne",
             Encryption::Plaintext => "plaintext",
             Encryption::Unknown => "unknown",
         }
@@ -135,6 +139,9 @@ pub struct ConnectionReport {
     pub tls: Option<TlsReport>,
     pub plaintext: Option<PlaintextReport>,
     pub credentials: Option<CredentialsReport>,
+    /// Oracle Net facts (connect descriptor, refusal, NNE negotiation); TNS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tns: Option<TnsFacts>,
     pub findings: Vec<Finding>,
     /// Capture gaps: bytes missing from the capture, per direction [to server, to client].
     pub missing_bytes: [u64; 2],
@@ -227,6 +234,8 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
         Encryption::Tls
     } else if obs.gss_accepted {
         Encryption::Gssapi
+    } else if d.tns_facts().is_some_and(|t| t.nne_encryption().is_some()) {
+        Encryption::Nne
     } else if obs.plaintext_messages > 0 {
         Encryption::Plaintext
     } else {
@@ -267,6 +276,7 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
         tls,
         plaintext,
         credentials,
+        tns: d.tns_facts().cloned(),
         findings: Vec::new(),
         missing_bytes: meta.gap_bytes,
         start_ns: meta.start.0,
@@ -365,6 +375,7 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
             }
         }
         Encryption::Gssapi => add("gssapi-encryption", Severity::Info, "GSSAPI session encryption accepted".into()),
+        Encryption::Nne => tns_nne_findings(d.tns_facts(), &mut add),
         Encryption::Unknown => match d.recognition() {
             Recognition::NotDatabase => {
                 let prefix = printable_prefix(d.unrecognised_prefix(Direction::ToServer));
@@ -384,6 +395,9 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
             "TDS 4.2/5.0 login (Sybase ASE or a pre-TDS 7 client), not Microsoft SQL Server TDS 7+".into(),
         );
     }
+    if let Some(t) = d.tns_facts() {
+        tns_findings(t, r.encryption, &mut add);
+    }
     if !meta.handshake_seen {
         add("midstream", Severity::Info, "connection start not captured; client/server inferred".into());
     }
@@ -392,6 +406,65 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
         add("capture-gaps", Severity::Low, format!("{missing} byte(s) missing from the capture"));
     }
     out
+}
+
+/// NNE encrypts the session: say with what, and flag algorithms Oracle deprecates.
+fn tns_nne_findings(t: Option<&TnsFacts>, add: &mut dyn FnMut(&'static str, Severity, String)) {
+    let Some(t) = t else { return };
+    let enc = t.nne_encryption().unwrap_or("?");
+    let integrity = t.nne.as_ref().and_then(|n| n.server_selected_integrity.as_deref()).unwrap_or("not seen");
+    add(
+        "nne-encryption",
+        Severity::Info,
+        format!(
+            "Oracle Native Network Encryption {enc}, integrity {integrity}; traffic after the negotiation is opaque"
+        ),
+    );
+    // Oracle's own guidance deprecates RC4, DES and 3DES112 for NNE, and MD5/SHA1 checksums.
+    let weak_enc = ["RC4_", "DES56C", "DES40C", "3DES112"].iter().any(|w| enc.starts_with(w));
+    let weak_int = ["MD5(", "SHA1("].iter().any(|w| integrity.starts_with(w));
+    if weak_enc || weak_int {
+        add(
+            "nne-weak-algorithm",
+            Severity::Medium,
+            format!("NNE negotiated a deprecated algorithm (encryption {enc}, integrity {integrity})"),
+        );
+    }
+    if !integrity.starts_with("none(") {
+        return;
+    }
+    add("nne-no-integrity", Severity::Low, "NNE encryption without a data-integrity algorithm".into());
+}
+
+/// What the plaintext TNS handshake gives away, and why a listener said no.
+fn tns_findings(t: &TnsFacts, enc: Encryption, add: &mut dyn FnMut(&'static str, Severity, String)) {
+    if let Some(e) = t.refuse_error.filter(|&e| e != 0) {
+        add("tns-refused", Severity::Info, format!("the listener refused the connection (ERR={e})"));
+    }
+    if let Some(r) = &t.redirect {
+        add("tns-redirect", Severity::Info, format!("the listener redirected the client to {r}"));
+    }
+    if enc != Encryption::Plaintext {
+        return;
+    }
+    if let Some(n) = &t.nne {
+        let offered = n.client_offered_encryption.iter().any(|a| !a.starts_with("none("));
+        if offered && n.server_selected_encryption.as_deref().is_some_and(|s| s.starts_with("none(")) {
+            add(
+                "nne-not-negotiated",
+                Severity::High,
+                "the client offered Native Network Encryption and the server chose none".into(),
+            );
+        }
+    }
+    if t.connect_data.is_some() {
+        let what = t.service_name.as_deref().or(t.sid.as_deref()).unwrap_or("?");
+        add(
+            "tns-descriptor-plaintext",
+            Severity::Info,
+            format!("the connect descriptor (service {what}, program, host, OS user) is readable on the wire"),
+        );
+    }
 }
 
 /// A short, safe rendering of unrecognised bytes: printable ASCII or hex.

@@ -220,10 +220,16 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 fn verdict(s: &RunSummary, cleartext_credentials: u64) -> Verdict {
     let n = |e| s.by_encryption.get(&e).copied().unwrap_or(0);
-    let (tls, gss, plain, unknown) =
-        (n(Encryption::Tls), n(Encryption::Gssapi), n(Encryption::Plaintext), n(Encryption::Unknown));
+    let (tls, gss, nne, plain, unknown) = (
+        n(Encryption::Tls),
+        n(Encryption::Gssapi),
+        n(Encryption::Nne),
+        n(Encryption::Plaintext),
+        n(Encryption::Unknown),
+    );
     let total = s.connections;
-    let detail = format!("TLS {tls} · GSSAPI {gss} · plaintext {plain} · unclassified {unknown}");
+    let detail =
+        format!("TLS {tls} · GSSAPI {gss} · Oracle NNE {nne} · plaintext {plain} · unclassified {unknown}");
     if total == 0 {
         return Verdict { class: "warn", headline: "No database connections found".into(), detail };
     }
@@ -261,6 +267,7 @@ fn enc_class(e: Encryption) -> &'static str {
     match e {
         Encryption::Tls => "tls",
         Encryption::Gssapi => "gssapi",
+        Encryption::Nne => "nne",
         Encryption::Plaintext => "plaintext",
         Encryption::Unknown => "unknown",
     }
@@ -270,12 +277,14 @@ fn enc_label(e: Encryption) -> &'static str {
     match e {
         Encryption::Tls => "TLS",
         Encryption::Gssapi => "GSSAPI",
+        Encryption::Nne => "Oracle NNE",
         Encryption::Plaintext => "plaintext",
         Encryption::Unknown => "unclassified",
     }
 }
 
-const ENCRYPTIONS: [Encryption; 4] = [Encryption::Tls, Encryption::Gssapi, Encryption::Plaintext, Encryption::Unknown];
+const ENCRYPTIONS: [Encryption; 5] =
+    [Encryption::Tls, Encryption::Gssapi, Encryption::Nne, Encryption::Plaintext, Encryption::Unknown];
 
 /// Horizontal bars, label column on the left.
 const LABEL_W: i64 = 170;

@@ -38,6 +38,7 @@ struct SummaryDoc {
     tls: u64,
     plaintext: u64,
     gssapi: u64,
+    nne: u64,
     unknown: u64,
     findings: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -65,6 +66,7 @@ pub fn write_json(out: &mut dyn Write, captures: &[CaptureReport], s: &RunSummar
             tls: n(E::Tls),
             plaintext: n(E::Plaintext),
             gssapi: n(E::Gssapi),
+            nne: n(E::Nne),
             unknown: n(E::Unknown),
             findings: s.findings_by_severity.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
         },

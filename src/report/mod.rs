@@ -19,6 +19,7 @@ pub struct ServerSummary {
     pub tls: u64,
     pub plaintext: u64,
     pub gssapi: u64,
+    pub nne: u64,
     pub unknown: u64,
     /// "TLSv1.3 TLS_AES_256_GCM_SHA384" → connections.
     pub tls_kinds: BTreeMap<String, u64>,
@@ -89,10 +90,14 @@ fn add_connection(e: &mut ServerSummary, c: &ConnectionReport) {
         Encryption::Tls => e.tls += 1,
         Encryption::Plaintext => e.plaintext += 1,
         Encryption::Gssapi => e.gssapi += 1,
+        Encryption::Nne => e.nne += 1,
         Encryption::Unknown => e.unknown += 1,
     }
     let client_ip = c.client.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default();
     *e.clients.entry(client_ip).or_default() += 1;
+    if let Some(enc) = c.tns.as_ref().and_then(|t| t.nne_encryption()) {
+        *e.tls_kinds.entry(format!("Oracle NNE {enc}")).or_default() += 1;
+    }
     if let Some(t) = &c.tls {
         let mut kind =
             format!("{} {}", t.version.as_deref().unwrap_or("version?"), t.cipher.as_deref().unwrap_or("cipher?"));

@@ -71,7 +71,7 @@ fn server_row(s: &ServerSummary, style: TableStyle) -> Vec<Cell> {
         Cell::new(s.versions.join("\n")),
         count_cell(s.tls, Color::Green, style),
         count_cell(s.plaintext, Color::Red, style),
-        count_cell(s.unknown + s.gssapi, Color::Yellow, style),
+        count_cell(s.unknown + s.gssapi + s.nne, Color::Yellow, style),
         Cell::new(tls_kinds),
         Cell::new(certs.join("\n")),
     ]
@@ -130,6 +130,9 @@ pub fn write_table(
         n(Encryption::Gssapi),
         n(Encryption::Unknown)
     )?;
+    if n(Encryption::Nne) > 0 {
+        writeln!(out, "  Oracle NNE {}", n(Encryption::Nne))?;
+    }
 
     if !s.servers.is_empty() {
         let mut t = new_table(style);
