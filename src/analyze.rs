@@ -8,7 +8,7 @@ use crate::capture::Timestamp;
 use crate::decode::{DecodeStats, Decoder};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
-use crate::findings::{self, ConnectionReport};
+use crate::findings::{self, CheckContext, ConnectionReport};
 use crate::flow::{Conn, FlowConfig, FlowStats, FlowTable};
 
 /// Everything that shapes an analysis run.
@@ -17,6 +17,8 @@ pub struct AnalyzeConfig {
     pub engine: EngineConfig,
     pub flow: FlowConfig,
     pub ports: PortHints,
+    /// Policy, CA bundle, expected host and the chain cache, shared by every file of a run.
+    pub checks: Arc<CheckContext>,
 }
 
 /// Result of analysing one capture file.
@@ -61,7 +63,7 @@ pub fn analyze_file(
     };
     let mut finished = |c: Conn<Dissector>| {
         if findings::is_reportable(&c.handler) {
-            conns.push(findings::assess(&name, &c.meta, &c.handler));
+            conns.push(findings::assess_with(&name, &c.meta, &c.handler, &cfg.checks));
         }
     };
 
