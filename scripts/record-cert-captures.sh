@@ -400,12 +400,73 @@ facts cert-mysql-tls10.pcap good mysql 127.0.0.1:$MY_PORT "" TLSv1.0 0xc014
 pg_stop
 my_stop
 
+# ---------------------------------------------------------------- README
+write_cert_readme() { # VERSIONS-LINE
+  local sizes
+  sizes=$(cd "$OUTDIR" && for f in cert-*.pcap; do printf '| `%s` | %s | %s |\n' "$f" "$(stat -c %s "$f")" \
+    "$(tshark -r "$f" 2>/dev/null | wc -l)"; done)
+  cat <<README
+# Certificate and TLS-quality captures
+
+Made by \`sudo scripts/record-cert-captures.sh\` (re-run it to re-record; it rewrites the
+\`cert-*\` files and this README). $1.
+
+Real PostgreSQL and MariaDB servers on loopback (ports 25432 and 23306), real clients (psql /
+libpq, \`mariadb\`), certificates generated with openssl for each recording and thrown away
+afterwards (only the root CA certificate is kept, as \`cert-ca-bundle.pem\`). One TCP connection
+per file: TLS handshake (TLS 1.2 or 1.0, so the certificate is visible), login and \`SELECT 1\`
+encrypted.
+
+- Root CA \`CN=dbwire Cert Test Root CA\` and intermediate \`CN=dbwire Cert Test Intermediate CA\`
+  (RSA 2048, sha256, 2025-01-01 to 2045-01-01). \`cert-ca-bundle.pem\` holds the root only, so a
+  chain validates only with the intermediate the server sends.
+- Server leaves are \`CN=db.dbwire.test\`, SAN \`DNS:db.dbwire.test\`, RSA 2048, sha256, valid
+  2025-01-01 to 2045-01-01, issued by the intermediate and sent with it, unless the file says
+  otherwise. The client sends SNI \`db.dbwire.test\` (PostgreSQL cases; \`host=... hostaddr=127.0.0.1\`).
+- OpenSSL security level 0 is needed for SHA-1, RSA 1024, TLS 1.0 and NULL encryption: the servers
+  always run with it, the clients only in those cases.
+
+| file | bytes | packets |
+|---|---|---|
+$sizes
+
+- \`cert-good.pcap\` - the good chain; \`sslmode=require\`. No certificate findings.
+- \`cert-verified.pcap\` - the same with \`sslmode=verify-full sslrootcert=<root>\`: libpq itself
+  accepted chain and name.
+- \`cert-expired.pcap\` - leaf valid 2020-01-01 to 2021-01-01 (expired at capture time).
+- \`cert-future.pcap\` - leaf valid 2040-01-01 to 2045-01-01 (not yet valid at capture time).
+- \`cert-selfsigned.pcap\` - a self-signed leaf (its own issuer, not in the bundle), sent alone.
+- \`cert-sha1.pcap\` - leaf signed with sha1WithRSAEncryption.
+- \`cert-rsa1024.pcap\` - leaf with an RSA 1024 key.
+- \`cert-nosan.pcap\` - leaf without subjectAltName (CN only).
+- \`cert-name-mismatch.pcap\` - the good chain, but the client asks for \`other.dbwire.test\` (SNI).
+- \`cert-pg-null-cipher.pcap\` - server \`ssl_ciphers = 'NULL-SHA256'\`, client offering it:
+  TLS 1.2 with TLS_RSA_WITH_NULL_SHA256 (0x003b): authenticated but not encrypted, no forward
+  secrecy. (Debian's OpenSSL 3 has no 3DES, DES, RC4 or EXPORT suites left to record.)
+- \`cert-pg-rsa-kx.pcap\` - server \`ssl_ciphers = 'AES128-SHA'\`: TLS 1.2 with
+  TLS_RSA_WITH_AES_128_CBC_SHA (0x002f), RSA key exchange (no forward secrecy).
+- \`cert-mysql-tls10.pcap\` - MariaDB, \`mariadb --ssl --tls-version=TLSv1.0
+  --ssl-cipher=ECDHE-RSA-AES256-SHA\`: TLS 1.0 with TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA (0xc014), a
+  CBC suite under TLS 1.0. No SNI (IP address).
+
+## cert-expected.jsonl
+
+One line per file, written only after tshark confirmed it: \`capture\`, \`engine\`, \`server\`,
+\`sni\`, \`tls_version\`, \`cipher_id\` (ServerHello), \`chain_length\` (certificates on the wire,
+each compared by SHA-256 with the file installed on the server), \`leaf_sha256\`, \`leaf_subject\`,
+\`leaf_issuer\` (RFC 2253), \`not_before\` / \`not_after\` (openssl's format), \`key_bits\`,
+\`signature\`, \`san\` (present), and tshark's \`ja3\` / \`ja3_full\` of the ClientHello.
+README
+}
+
 # ---------------------------------------------------------------- publish
 log "all cases recorded and verified; updating $OUTDIR"
 mkdir -p "$OUTDIR"
 for f in "$WORK"/cap/*.pcap; do install -m 0644 "$f" "$OUTDIR/$(basename "$f")"; done
 install -m 0644 "$WORK/cert-expected.jsonl" "$OUTDIR/cert-expected.jsonl"
 install -m 0644 "$PKI/root.crt" "$OUTDIR/cert-ca-bundle.pem"
-echo "PostgreSQL $PGVER, MariaDB $MYVER, $(openssl version | awk '{print $1, $2}'), recorded $(date -u +%F)" \
-  >"$OUTDIR/cert-recorded-with.txt"
+rm -f "$OUTDIR/cert-recorded-with.txt"
+write_cert_readme "Recorded $(date -u +%F) on Debian 12 with PostgreSQL $PGVER, MariaDB $MYVER, \
+$(openssl version | awk '{print $1, $2}'), tcpdump $(tcpdump --version 2>&1 | awk 'NR == 1 {print $3}'), \
+checked with tshark $(tshark --version 2>/dev/null | awk 'NR == 1 {print $3}')" >"$OUTDIR/cert-README.md"
 ls -l "$OUTDIR"/cert-* >&2
