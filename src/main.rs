@@ -154,8 +154,7 @@ fn check_context(args: &Args) -> Result<CheckContext> {
 
 /// Raw flags validated into the analysis configuration.
 fn config(args: &Args) -> Result<AnalyzeConfig> {
-    let mut cfg = AnalyzeConfig::default();
-    cfg.checks = std::sync::Arc::new(check_context(args)?);
+    let mut cfg = AnalyzeConfig { checks: std::sync::Arc::new(check_context(args)?), ..AnalyzeConfig::default() };
     cfg.engine.show_literals = args.show_literals;
     for p in &args.ports {
         let Some((engine, port)) = p.split_once('=') else {

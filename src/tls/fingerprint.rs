@@ -250,4 +250,46 @@ mod tests {
         // MD5 of a known string (RFC 1321 §A.5 test suite: "abc").
         assert_eq!(hex(&Md5::digest(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
     }
+
+    /// Hostile extension bodies: lengths that overrun, odd byte counts, empty bodies.
+    /// The extension still counts (JA3/JA4 list types), its values are cut to what is there.
+    #[test]
+    fn malformed_extension_bodies_are_cut_not_fatal() {
+        let mut hello = spec_example_hello();
+        // signature_algorithms body starts with its list length 0x0010: claim 0x00ff.
+        let at = hello.windows(4).position(|w| w == [0x00, 0x0d, 0x00, 0x12]).expect("sig algs ext");
+        hello[at + 4] = 0x00;
+        hello[at + 5] = 0xff;
+        let ch = parse_client_hello(&hello).expect("still parses");
+        assert_eq!(ch.signature_algorithms.len(), 8, "values cut to the 16 bytes present");
+        // Odd list length: the last half value is dropped.
+        hello[at + 5] = 0x0f;
+        let ch = parse_client_hello(&hello).expect("still parses");
+        assert_eq!(ch.signature_algorithms.len(), 7);
+        assert!(ch.extensions.contains(&0x000d));
+        // ec_point_formats (`00 0b 00 02 01 00`) claiming 200 formats.
+        let at = hello.windows(6).position(|w| w == [0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]).expect("ec formats ext");
+        hello[at + 4] = 200;
+        let ch = parse_client_hello(&hello).expect("still parses");
+        assert_eq!(ch.point_formats, [0]);
+        let f = client_fingerprint(&ch);
+        assert_eq!(f.ja3_hash.len(), 32);
+        assert_eq!(f.ja4.len(), 36);
+    }
+
+    proptest::proptest! {
+        /// Any byte flipped or the hello cut anywhere: parsing and fingerprinting never panic.
+        #[test]
+        fn fingerprint_never_panics(pos in 0usize..400, val in 0u8..=255, cut in 0usize..400) {
+            let mut hello = spec_example_hello();
+            if pos < hello.len() {
+                hello[pos] = val;
+            }
+            hello.truncate(cut.max(1));
+            if let Some(ch) = parse_client_hello(&hello) {
+                let f = client_fingerprint(&ch);
+                proptest::prop_assert_eq!(f.ja4.split('_').count(), 3);
+            }
+        }
+    }
 }
