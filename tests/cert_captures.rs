@@ -369,6 +369,8 @@ fn tls13_certificate_is_not_observable_never_passed_or_failed() {
     assert!(got.iter().all(|id| !id.starts_with("certificate-") || id == "certificate-not-observable"), "{got:?}");
     assert_eq!(c["tls"]["chain_trusted"], Value::Null);
     assert_eq!(c["tls"]["certificate_visibility"], "encrypted");
+    let f = c["findings"].as_array().unwrap().iter().find(|f| f["id"] == "certificate-not-observable").unwrap();
+    assert!(f["detail"].as_str().unwrap().contains("CA bundle check was not applied"), "{f}");
 }
 
 #[test]
@@ -392,4 +394,35 @@ fn amazon_rds_2019_ca_is_recognised_as_retired() {
         // Valid when captured (2022), so not expired at capture time.
         assert!(c["findings"].as_array().unwrap().iter().all(|f| f["id"] != "certificate-expired"));
     }
+}
+
+#[test]
+fn each_distinct_chain_is_validated_once_per_run() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use dbwire::analyze::{analyze_file, AnalyzeConfig};
+    use dbwire::findings::policy::Policy;
+    use dbwire::findings::CheckContext;
+    use dbwire::x509::validate::TrustStore;
+
+    // Three recordings with the same chain (same leaf SHA-256 in cert-expected.jsonl),
+    // one with another.
+    let exp = expected();
+    let leaf = |n: &str| exp.iter().find(|e| e["capture"] == n).unwrap()["leaf_sha256"].clone();
+    let same = ["cert-good.pcap", "cert-verified.pcap", "cert-name-mismatch.pcap"];
+    assert!(same.iter().all(|n| leaf(n) == leaf(same[0])));
+    assert_ne!(leaf("cert-expired.pcap"), leaf(same[0]));
+
+    let trust = TrustStore::load(&captures().join("cert-ca-bundle.pem")).expect("bundle");
+    let cfg = AnalyzeConfig {
+        checks: Arc::new(CheckContext::new(Policy::default(), Some(trust), None)),
+        ..AnalyzeConfig::default()
+    };
+    for n in same.iter().chain(["cert-expired.pcap"].iter()) {
+        let r = analyze_file(&captures().join(n), &cfg, &mut |_| {}).expect(n);
+        assert_eq!(r.connections.len(), 1);
+    }
+    assert_eq!(cfg.checks.chains_validated.load(Ordering::Relaxed), 2);
+    assert_eq!(cfg.checks.chain_cache_hits.load(Ordering::Relaxed), 2);
 }

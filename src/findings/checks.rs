@@ -280,6 +280,11 @@ pub(crate) fn tls_checks(
 
     // Certificates (TLS ≤ 1.2 only; TLS 1.3 is reported as not observable by the caller).
     let Some(leaf) = s.certificates.first() else {
+        if ctx.trust.is_some() {
+            for f in r.findings.iter_mut().filter(|f| f.id == "certificate-not-observable") {
+                f.detail.push_str("; the CA bundle check was not applied");
+            }
+        }
         return;
     };
     if s.certificates_der.len() != s.certificates.len() {
