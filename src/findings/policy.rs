@@ -256,4 +256,22 @@ mod tests {
         assert_eq!(parse_version("1.0"), Some(0x0301));
         assert_eq!(parse_version("SSLv3"), None);
     }
+
+    #[test]
+    fn what_counts_as_encrypted() {
+        let d = Policy::default();
+        assert_eq!(d.counts_as_encrypted("tls"), Some(true));
+        assert_eq!(d.counts_as_encrypted("gssapi"), Some(true));
+        assert_eq!(d.counts_as_encrypted("login-only"), Some(false));
+        assert_eq!(d.counts_as_encrypted("oracle-nne"), Some(true));
+        assert_eq!(d.counts_as_encrypted("plaintext"), Some(false));
+        assert_eq!(d.counts_as_encrypted("unknown"), None);
+        let p = Policy::from_toml(
+            "[encryption]\ngssapi_counts = false\nlogin_only_counts = true\noracle_nne_counts = false\n",
+        )
+        .expect("policy");
+        assert_eq!(p.counts_as_encrypted("gssapi"), Some(false));
+        assert_eq!(p.counts_as_encrypted("login-only"), Some(true));
+        assert_eq!(p.counts_as_encrypted("nne"), Some(false));
+    }
 }
