@@ -420,7 +420,13 @@ pub(crate) fn apply_policy(r: &mut ConnectionReport, ctx: &CheckContext) {
     let sni = r.tls.as_ref().and_then(|t| t.sni.as_deref());
     let required = p.encryption_required(&r.server, r.engine, sni);
     if r.encryption != Encryption::Unknown {
-        match p.counts_as_encrypted(r.encryption.as_str()) {
+        // SQL Server login-only TLS is reported as plaintext with this finding.
+        let kind = if r.findings.iter().any(|f| f.id == "login-only-encryption") {
+            "login-only"
+        } else {
+            r.encryption.as_str()
+        };
+        match p.counts_as_encrypted(kind) {
             Some(false) if required => r.findings.push(Finding {
                 id: "encryption-required",
                 severity: Severity::High,
@@ -477,6 +483,54 @@ mod tests {
         assert!(classify_cipher(0xc014).is_some_and(|c| c.cbc && c.forward_secrecy && !c.weak()));
         // TLS_EMPTY_RENEGOTIATION_INFO_SCSV is no suite.
         assert_eq!(classify_cipher(0x00ff), None);
+    }
+
+    fn plaintext_report(findings: &[&'static str]) -> ConnectionReport {
+        ConnectionReport {
+            capture: "x.pcap".into(),
+            client: "10.0.0.1:50000".into(),
+            server: "10.0.0.2:1433".into(),
+            engine: "mssql",
+            encryption: Encryption::Plaintext,
+            start: String::new(),
+            end: String::new(),
+            packets: 0,
+            bytes: 0,
+            server_version: None,
+            handshake_seen: true,
+            tls: None,
+            plaintext: None,
+            credentials: None,
+            findings: findings
+                .iter()
+                .map(|&id| Finding { id, severity: Severity::High, detail: String::new() })
+                .collect(),
+            missing_bytes: [0, 0],
+            start_ns: 0,
+            end_ns: 0,
+        }
+    }
+
+    #[test]
+    fn login_only_and_gssapi_follow_the_policy() {
+        let ids = |r: &ConnectionReport| r.findings.iter().map(|f| f.id).collect::<Vec<_>>();
+        let default = CheckContext::default();
+        let mut r = plaintext_report(&["login-only-encryption"]);
+        apply_policy(&mut r, &default);
+        assert!(ids(&r).contains(&"encryption-required"), "login-only does not count by default");
+        let counts =
+            CheckContext::new(Policy::from_toml("[encryption]\nlogin_only_counts = true").expect("policy"), None, None);
+        let mut r = plaintext_report(&["login-only-encryption"]);
+        apply_policy(&mut r, &counts);
+        assert!(!ids(&r).contains(&"encryption-required"));
+        let mut r = plaintext_report(&["gssapi-encryption"]);
+        r.encryption = Encryption::Gssapi;
+        apply_policy(&mut r, &default);
+        assert!(!ids(&r).contains(&"encryption-required"), "GSSAPI counts by default");
+        let strict =
+            CheckContext::new(Policy::from_toml("[encryption]\ngssapi_counts = false").expect("policy"), None, None);
+        apply_policy(&mut r, &strict);
+        assert!(ids(&r).contains(&"encryption-required"));
     }
 
     #[test]
