@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: a C toolchain for crates that build C, and tcpdump,
 # which the capture tests use to check what was recorded.
 packages=(build-essential pkg-config)
+# tshark: tests/ja3_tshark.rs compares every JA3 with tshark's (skipped without it).
+packages+=(tshark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
