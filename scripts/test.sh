@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # which the capture tests use to check what was recorded; chromium opens the HTML
 # report as an auditor would (scripts/check-html-report.sh).
 packages=(build-essential pkg-config chromium)
+# tshark: tests/ja3_tshark.rs compares every JA3 with tshark's (skipped without it).
+packages+=(tshark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,7 @@ use crate::capture::{Packet, Timestamp};
 use crate::decode::{DecodeStats, Decoder};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
-use crate::findings::{self, ConnectionReport};
+use crate::findings::{self, CheckContext, ConnectionReport};
 use crate::flow::{Conn, FlowConfig, FlowStats, FlowTable};
 
 /// Everything that shapes an analysis run.
@@ -21,6 +21,8 @@ pub struct AnalyzeConfig {
     pub engine: EngineConfig,
     pub flow: FlowConfig,
     pub ports: PortHints,
+    /// Policy, CA bundle, expected host and the chain cache, shared by every file of a run.
+    pub checks: Arc<CheckContext>,
 }
 
 /// Result of analysing one capture (one file, or several read as one).
@@ -46,6 +48,7 @@ pub struct CaptureReport {
 pub struct Analyzer {
     name: String,
     engine_cfg: Arc<EngineConfig>,
+    checks: Arc<CheckContext>,
     ports: PortHints,
     table: FlowTable<Dissector>,
     decoder: Decoder,
@@ -64,6 +67,7 @@ impl Analyzer {
         Analyzer {
             name: name.to_string(),
             engine_cfg: Arc::new(cfg.engine.clone()),
+            checks: cfg.checks.clone(),
             ports: cfg.ports.clone(),
             table: FlowTable::new(flow_cfg),
             decoder: Decoder::new(),
@@ -92,11 +96,11 @@ impl Analyzer {
         }
         match self.decoder.decode(pkt) {
             Ok(Some(seg)) => {
-                let Analyzer { name, engine_cfg, ports, table, conns, .. } = self;
+                let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
                 let mut new_handler = |meta: &crate::flow::ConnMeta| {
                     Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
                 };
-                let mut finished = |c: Conn<Dissector>| keep(name, conns, c, on_close);
+                let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, on_close);
                 table.process(&seg, pkt.ts, &mut new_handler, &mut finished);
             }
             Ok(None) => {}
@@ -128,8 +132,8 @@ impl Analyzer {
 
     pub fn finish_with(mut self, read: ReadStats, on_close: &mut dyn FnMut(&ConnectionReport)) -> CaptureReport {
         {
-            let Analyzer { name, table, conns, .. } = &mut self;
-            table.finish_all(&mut |c| keep(name, conns, c, on_close));
+            let Analyzer { name, checks, table, conns, .. } = &mut self;
+            table.finish_all(&mut |c| keep(name, checks, conns, c, on_close));
         }
         let mut conns = std::mem::take(&mut self.conns);
         conns.sort_by_key(|c| c.start_ns);
@@ -168,12 +172,13 @@ impl Analyzer {
 
 fn keep(
     name: &str,
+    checks: &CheckContext,
     conns: &mut Vec<ConnectionReport>,
     c: Conn<Dissector>,
     on_close: &mut dyn FnMut(&ConnectionReport),
 ) {
     if findings::is_reportable(&c.handler) {
-        let r = findings::assess(name, &c.meta, &c.handler);
+        let r = findings::assess_with(name, &c.meta, &c.handler, checks);
         on_close(&r);
         conns.push(r);
     }

@@ -9,8 +9,10 @@ use clap::{Parser, ValueEnum};
 
 use dbwire::analyze::{analyze_file, AnalyzeConfig, CaptureReport};
 use dbwire::engine::EngineKind;
-use dbwire::findings::Severity;
+use dbwire::findings::policy::Policy;
+use dbwire::findings::{CheckContext, Severity};
 use dbwire::report::{self, table::TableStyle};
+use dbwire::x509::validate::TrustStore;
 
 /// Is the traffic to my databases encrypted on the wire, and how well?
 ///
@@ -58,6 +60,24 @@ struct Args {
     /// (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<String>,
+
+    /// Policy file (TOML): required encryption, minimum TLS version, cipher rules,
+    /// certificate rules, severity overrides. See policy.example.toml.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Trusted CAs (PEM bundle, e.g. Amazon RDS global-bundle.pem): validate each server
+    /// chain against it at the time of the capture.
+    #[arg(long, value_name = "FILE.pem")]
+    ca_bundle: Option<PathBuf>,
+
+    /// Host name the server certificates must be valid for (default: the client's SNI).
+    #[arg(long, value_name = "HOST")]
+    expect_host: Option<String>,
+
+    /// Warn when a server certificate expires within this time of today (e.g. 30d, 90d).
+    #[arg(long, value_name = "DAYS")]
+    expiry_warning: Option<String>,
 
     /// Colour in the terminal summary (auto respects NO_COLOR and pipes).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -157,9 +177,41 @@ fn parse_engine(s: &str) -> Option<EngineKind> {
     })
 }
 
+/// `30d`, `30` → 30 days; `2w` → 14.
+fn parse_days(s: &str) -> Option<u32> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix('w') { (n, 7) } else { (t.strip_suffix('d').unwrap_or(&t), 1) };
+    num.trim().parse::<u32>().ok()?.checked_mul(mult)
+}
+
+/// Policy file, CA bundle and certificate flags; the flags win over the policy.
+fn check_context(args: &Args) -> Result<CheckContext> {
+    let (policy, policy_dir) = match &args.policy {
+        None => (Policy::default(), PathBuf::from(".")),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--policy {}", p.display()))?;
+            let policy = Policy::from_toml(&text).with_context(|| format!("--policy {}", p.display()))?;
+            (policy, p.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")))
+        }
+    };
+    let trust = match &args.ca_bundle {
+        Some(p) => Some(TrustStore::load(p).map_err(|e| anyhow::anyhow!("--ca-bundle: {e}"))?),
+        None => CheckContext::bundle_from_policy(&policy, &policy_dir)
+            .map_err(|e| anyhow::anyhow!("policy certificates.ca_bundle: {e}"))?,
+    };
+    let mut ctx = CheckContext::new(policy, trust, args.expect_host.clone());
+    if let Some(w) = &args.expiry_warning {
+        ctx.expiry_warning_days =
+            parse_days(w).with_context(|| format!("--expiry-warning {w:?}: expected days, e.g. 30d"))?;
+    }
+    Ok(ctx)
+}
+
 /// Raw flags validated into the analysis configuration.
 fn config(args: &Args) -> Result<AnalyzeConfig> {
-    config_from(&args.ports, args.show_literals)
+    let mut cfg = config_from(&args.ports, args.show_literals)?;
+    cfg.checks = std::sync::Arc::new(check_context(args)?);
+    Ok(cfg)
 }
 
 fn config_from(ports: &[String], show_literals: bool) -> Result<AnalyzeConfig> {

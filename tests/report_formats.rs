@@ -141,7 +141,9 @@ fn diff_plain_to_tls() {
     assert_eq!(d["after"]["tls"], 2);
     let resolved: Vec<&str> =
         d["resolved_findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-    assert_eq!(resolved, ["plaintext-sql", "plaintext-sql"]);
+    // Each plaintext connection had its SQL in the clear and broke the built-in policy
+    // (encryption required); both are gone after.
+    assert_eq!(resolved, ["encryption-required", "encryption-required", "plaintext-sql", "plaintext-sql"]);
     // No certificate before, so nothing to compare.
     assert!(d["certificate_changes"].as_array().unwrap().is_empty());
 

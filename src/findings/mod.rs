@@ -1,7 +1,14 @@
 //! The connection verdict model: from what the flow, engine and TLS layers observed to
 //! "is this connection encrypted, how, and what is wrong with it".
 
+pub mod checks;
+pub mod policy;
+
+use std::sync::OnceLock;
+
 use serde::Serialize;
+
+pub use checks::CheckContext;
 
 use crate::engine::dissect::{Dissector, Recognition};
 use crate::engine::tns::TnsFacts;
@@ -95,6 +102,15 @@ pub struct TlsReport {
     pub chain: Vec<CertSummary>,
     pub handshake_seen: bool,
     pub alerts: Vec<String>,
+    /// JA3 client fingerprint string and its MD5 (of the first ClientHello).
+    pub ja3: Option<String>,
+    pub ja3_hash: Option<String>,
+    /// JA4 client fingerprint.
+    pub ja4: Option<String>,
+    /// The chain leads to an anchor of `--ca-bundle` (null: no bundle, or not observable).
+    pub chain_trusted: Option<bool>,
+    /// Known CA family of the issuer (`data/ca-families.toml`), e.g. `rds-ca-2019`.
+    pub ca_family: Option<String>,
 }
 
 /// Plaintext evidence (JSON `plaintext`).
@@ -205,11 +221,24 @@ fn tls_report(obs: &Observed, s: Option<&TlsSummary>) -> Option<TlsReport> {
                 format!("{from} alert level {} description {}", a.level, a.description)
             })
             .collect(),
+        ja3: s.fingerprint.as_ref().map(|f| f.ja3.clone()),
+        ja3_hash: s.fingerprint.as_ref().map(|f| f.ja3_hash.clone()),
+        ja4: s.fingerprint.as_ref().map(|f| f.ja4.clone()),
+        chain_trusted: None,
+        ca_family: None,
     })
 }
 
-/// Build the verdict for one finished connection.
+/// Build the verdict for one finished connection with the built-in policy and no CA
+/// bundle.
 pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport {
+    static DEFAULT: OnceLock<CheckContext> = OnceLock::new();
+    assess_with(capture, meta, d, DEFAULT.get_or_init(CheckContext::default))
+}
+
+/// Build the verdict for one finished connection: TLS and certificate checks, then the
+/// policy (which has the last word on severities).
+pub fn assess_with(capture: &str, meta: &ConnMeta, d: &Dissector, ctx: &CheckContext) -> ConnectionReport {
     // The bytes showed the inferred roles were reversed: report them the right way round.
     let swapped_meta;
     let meta = if d.roles_swapped() {
@@ -283,6 +312,15 @@ pub fn assess(capture: &str, meta: &ConnMeta, d: &Dissector) -> ConnectionReport
         end_ns: meta.end.0,
     };
     report.findings = findings(&report, meta, d);
+    if report.encryption == Encryption::Tls {
+        if let Some(s) = summary {
+            let mut more = Vec::new();
+            let start_unix = i64::try_from(meta.start.0 / 1_000_000_000).unwrap_or(i64::MAX);
+            checks::tls_checks(&mut report, s, start_unix, ctx, &mut more);
+            report.findings.extend(more);
+        }
+    }
+    checks::apply_policy(&mut report, ctx);
     report
 }
 
@@ -349,15 +387,7 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
         }
         Encryption::Tls => {
             if let Some(t) = &r.tls {
-                if let Some(v) = d.tls.as_deref().and_then(|t| t.summary().version) {
-                    if v < 0x0303 {
-                        add(
-                            "tls-old-version",
-                            Severity::Medium,
-                            format!("{} negotiated; TLS 1.2 or later is expected", tls::version_name(v)),
-                        );
-                    }
-                }
+                // Version, cipher and certificate findings: checks::tls_checks.
                 if t.certificate_visibility == "encrypted" {
                     add(
                         "certificate-not-observable",

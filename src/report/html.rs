@@ -228,8 +228,7 @@ fn verdict(s: &RunSummary, cleartext_credentials: u64) -> Verdict {
         n(Encryption::Unknown),
     );
     let total = s.connections;
-    let detail =
-        format!("TLS {tls} · GSSAPI {gss} · Oracle NNE {nne} · plaintext {plain} · unclassified {unknown}");
+    let detail = format!("TLS {tls} · GSSAPI {gss} · Oracle NNE {nne} · plaintext {plain} · unclassified {unknown}");
     if total == 0 {
         return Verdict { class: "warn", headline: "No database connections found".into(), detail };
     }

@@ -31,6 +31,12 @@ impl ExtensionType {
     pub const ALPN: ExtensionType = ExtensionType(16);
     /// RFC 8446 §4.2.1.
     pub const SUPPORTED_VERSIONS: ExtensionType = ExtensionType(43);
+    /// RFC 8422 §5.1.1 (formerly elliptic_curves).
+    pub const SUPPORTED_GROUPS: ExtensionType = ExtensionType(10);
+    /// RFC 8422 §5.1.2.
+    pub const EC_POINT_FORMATS: ExtensionType = ExtensionType(11);
+    /// RFC 8446 §4.2.3.
+    pub const SIGNATURE_ALGORITHMS: ExtensionType = ExtensionType(13);
 }
 
 /// Handshake header: type (1) and a 24-bit length (RFC 8446 §4).
@@ -61,6 +67,16 @@ pub struct ClientHelloInfo {
     pub sni: Option<String>,
     /// ALPN protocol names (RFC 7301 §3.1).
     pub alpn: Vec<String>,
+    /// Extension types in wire order, GREASE removed (JA3, JA4).
+    pub extensions: Vec<u16>,
+    /// supported_groups (RFC 8422 §5.1.1), GREASE removed (JA3).
+    pub groups: Vec<u16>,
+    /// ec_point_formats (RFC 8422 §5.1.2) (JA3).
+    pub point_formats: Vec<u8>,
+    /// signature_algorithms (RFC 8446 §4.2.3) in client order (JA4).
+    pub signature_algorithms: Vec<u16>,
+    /// Raw bytes of the first ALPN protocol name (JA4 reads its first and last byte).
+    pub alpn_first_raw: Option<Vec<u8>>,
 }
 
 /// What a ServerHello selects.
@@ -112,8 +128,23 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHelloInfo> {
     };
     if let Some(ext) = ch.ext {
         for_each_extension(ext, |ty, raw| {
-            if !matches!(ty, ExtensionType::SERVER_NAME | ExtensionType::ALPN | ExtensionType::SUPPORTED_VERSIONS) {
-                return;
+            if !is_grease(ty.0) {
+                info.extensions.push(ty.0);
+            }
+            let data = raw.get(4..).unwrap_or_default();
+            match ty {
+                ExtensionType::SUPPORTED_GROUPS => info.groups = u16_list(data).filter(|&g| !is_grease(g)).collect(),
+                ExtensionType::SIGNATURE_ALGORITHMS => {
+                    info.signature_algorithms = u16_list(data).filter(|&a| !is_grease(a)).collect()
+                }
+                // uint8 length, then one byte per format.
+                ExtensionType::EC_POINT_FORMATS => {
+                    if let Some((&n, rest)) = data.split_first() {
+                        info.point_formats = rest.iter().take(usize::from(n)).copied().collect();
+                    }
+                }
+                ExtensionType::SERVER_NAME | ExtensionType::ALPN | ExtensionType::SUPPORTED_VERSIONS => {}
+                _ => return,
             }
             match parse_tls_extension(raw) {
                 Ok((_, TlsExtension::SNI(names))) => {
@@ -124,6 +155,7 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHelloInfo> {
                 }
                 Ok((_, TlsExtension::ALPN(protos))) => {
                     info.alpn = protos.iter().map(|p| lossy(p)).collect();
+                    info.alpn_first_raw = protos.first().map(|p| p.to_vec());
                 }
                 Ok((_, TlsExtension::SupportedVersions(vs))) => {
                     info.versions = vs.iter().map(|v| v.0).filter(|&v| !is_grease(v)).collect();
@@ -133,6 +165,14 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHelloInfo> {
         });
     }
     Some(info)
+}
+
+/// A `uint16 list<2..2^16-2>` body (uint16 byte length, then the values); a short tail is
+/// ignored.
+fn u16_list(data: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    let n = data.get(..2).map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+    let body = data.get(2..).unwrap_or_default();
+    body[..n.min(body.len())].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
 }
 
 /// Parse a ServerHello body (after the 4-byte handshake header); also recognises a

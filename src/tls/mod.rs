@@ -9,11 +9,13 @@
 //! Nothing here panics on hostile input; memory per connection is bounded by
 //! [`MAX_HANDSHAKE_MESSAGE`] plus one record per direction.
 
+mod fingerprint;
 mod handshake;
 mod record;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use fingerprint::{client_fingerprint, ja3_string, ja4, ClientFingerprint};
 pub use handshake::{
     is_client_hello, is_grease, parse_certificate_list, parse_client_hello, parse_server_hello, peek_client_hello,
     peek_client_hello_alpn, ClientHelloInfo, ExtensionType, HandshakeType, ServerHelloInfo, HANDSHAKE_HEADER_LEN,
@@ -75,6 +77,10 @@ pub struct TlsSummary {
     pub alpn: Option<String>,
     /// Server chain, leaf first (TLS ≤ 1.2 only).
     pub certificates: Vec<CertSummary>,
+    /// The same chain as DER, for validation (bounded like `certificates`).
+    pub certificates_der: Vec<Vec<u8>>,
+    /// JA3 / JA4 of the (first) ClientHello.
+    pub fingerprint: Option<ClientFingerprint>,
     pub cert_visibility: CertVisibility,
     /// Alerts seen before encryption started (bounded).
     pub alerts: Vec<TlsAlert>,
@@ -473,6 +479,7 @@ impl TlsTracker {
                 }
                 match parse_client_hello(body) {
                     Some(ch) => {
+                        s.fingerprint = Some(client_fingerprint(&ch));
                         s.client_hello_seen = true;
                         s.client_version = Some(ch.legacy_version);
                         s.offered_versions = ch.versions;
@@ -521,7 +528,10 @@ impl TlsTracker {
                 let mut errors = Vec::new();
                 for der in chain.iter().take(MAX_CERTS) {
                     match crate::x509::summarize(der) {
-                        Ok(c) => s.certificates.push(c),
+                        Ok(c) => {
+                            s.certificates.push(c);
+                            s.certificates_der.push(der.to_vec());
+                        }
                         Err(e) => errors.push(format!("server: {e}")),
                     }
                 }

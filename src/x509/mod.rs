@@ -51,6 +51,8 @@ pub struct CertSummary {
 pub enum X509Error {
     #[error("certificate does not parse: {0}")]
     Parse(String),
+    #[error("CA bundle: {0}")]
+    Bundle(String),
 }
 
 /// Summarise one DER certificate.
@@ -274,6 +276,8 @@ fn looks_self_signed(cert: &X509Certificate<'_>) -> bool {
         _ => true,
     }
 }
+
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
