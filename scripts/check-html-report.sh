@@ -49,10 +49,11 @@ dom="$out/dom.html"
 for section in verdict provenance charts servers findings plaintext; do
   grep -q "id=\"$section\"" "$dom" || fail "section #$section missing"
 done
-# The verdict must match the recorded facts of the shipped captures (captures/expected.jsonl,
-# one line per connection); the TLS 1.2 certificates come from the test CA.
+# The verdict must match the recorded facts of the shipped captures (captures/expected.jsonl
+# and captures/cert-expected.jsonl, one line per connection; every certificate capture is
+# TLS); the TLS 1.2 certificates come from the test CA.
 facts=captures/expected.jsonl
-total=$(grep -c . "$facts")
+total=$(cat "$facts" captures/cert-expected.jsonl | grep -c .)
 plain=$(grep -c '"encryption": "plaintext"' "$facts")
 cleartext=$(grep -c '"cleartext_password_seen": true' "$facts")
 verdict="$plain of $total connections in plaintext — $cleartext with cleartext credentials"
