@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: a C toolchain for crates that build C, and tcpdump,
-# which the capture tests use to check what was recorded.
-packages=(build-essential pkg-config)
+# Debian packages the tests use: a C toolchain for crates that build C; libpcap-dev for
+# the `live` feature (live capture); real PostgreSQL 15 and MariaDB servers and clients,
+# and openssl for their throwaway certificate, for the live-capture test (tests/live.rs,
+# which starts the servers itself through scripts/live-servers.sh).
+packages=(build-essential pkg-config libpcap-dev postgresql-15 postgresql-client-15 mariadb-server
+  mariadb-client openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,4 +25,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
-cargo test
+if dpkg-query -W -f='${Status}' libpcap-dev 2>/dev/null | grep -q "install ok installed"; then
+  # Everything, live capture included (the live test skips itself unless root).
+  cargo test --features live
+  # The build without libpcap still works and says how to get live capture.
+  cargo test --test cli
+else
+  echo "libpcap-dev is missing: testing without live capture" >&2
+  cargo test
+fi
