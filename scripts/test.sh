@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: a C toolchain for crates that build C, and tcpdump,
-# which the capture tests use to check what was recorded; chromium opens the HTML
-# report as an auditor would (scripts/check-html-report.sh).
-packages=(build-essential pkg-config chromium)
+# Debian packages the tests use: a C toolchain for crates that build C; libpcap-dev for
+# the `live` feature (live capture); real PostgreSQL 15 and MariaDB servers and clients,
+# and openssl for their throwaway certificate, for the live-capture test (tests/live.rs,
+# which starts the servers itself through scripts/live-servers.sh); chromium opens the
+# HTML report as an auditor would (scripts/check-html-report.sh).
+packages=(build-essential pkg-config libpcap-dev postgresql-15 postgresql-client-15 mariadb-server
+  mariadb-client openssl chromium)
 # tshark: tests/ja3_tshark.rs compares every JA3 with tshark's (skipped without it).
 packages+=(tshark)
 missing=()
@@ -25,7 +28,15 @@ if ((${#missing[@]})); then
   fi
 fi
 
-cargo test
+if dpkg-query -W -f='${Status}' libpcap-dev 2>/dev/null | grep -q "install ok installed"; then
+  # Everything, live capture included (the live test skips itself unless root).
+  cargo test --features live
+  # The build without libpcap still works and says how to get live capture.
+  cargo test --test cli
+else
+  echo "libpcap-dev is missing: testing without live capture" >&2
+  cargo test
+fi
 
 # The HTML report in a real browser (skipped when chromium is not installed).
 if command -v chromium >/dev/null 2>&1; then

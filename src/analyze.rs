@@ -113,6 +113,13 @@ impl Analyzer {
         }
     }
 
+    /// Capture time has reached `now` with no packet (a quiet live interface): finish the
+    /// connections whose close linger or idle timeout ran out, handing each to `on_close`.
+    pub fn advance(&mut self, now: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
+        let Analyzer { name, checks, table, conns, .. } = self;
+        table.expire(now, &mut |c| keep(name, checks, conns, c, on_close));
+    }
+
     /// Connections currently tracked.
     pub fn open_connections(&self) -> usize {
         self.table.len()

@@ -14,6 +14,8 @@ use dbwire::findings::{CheckContext, Severity};
 use dbwire::report::{self, table::TableStyle};
 use dbwire::x509::validate::TrustStore;
 
+mod cli_live;
+
 /// Is the traffic to my databases encrypted on the wire, and how well?
 ///
 /// Reads pcap/pcapng captures and reports, per database connection (PostgreSQL,
@@ -35,8 +37,32 @@ struct Args {
     command: Option<Command>,
 
     /// Capture files (pcap, pcapng) or folders to search for them.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(required_unless_present = "interface", value_name = "CAPTURE")]
     inputs: Vec<PathBuf>,
+
+    /// Capture live on this interface (e.g. eth0, lo, any) instead of reading files,
+    /// until Ctrl-C, --duration or --count; then report. Needs root or the capture
+    /// capabilities, and a build with the `live` feature.
+    #[arg(short, long, value_name = "IFACE", conflicts_with = "inputs")]
+    interface: Option<String>,
+
+    /// BPF filter for --interface (libpcap syntax). Replaces the default, which keeps TCP
+    /// on the database ports (5432, 3306, 1433, 1521, 2484 and every --port); `tcp`
+    /// captures all TCP.
+    #[arg(long, value_name = "BPF", requires = "interface")]
+    filter: Option<String>,
+
+    /// Stop a live capture after this long (e.g. 60s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", requires = "interface")]
+    duration: Option<String>,
+
+    /// Stop a live capture after this many packets.
+    #[arg(long, value_name = "N", requires = "interface")]
+    count: Option<u64>,
+
+    /// Also save the packets of a live capture to this pcap file.
+    #[arg(long, value_name = "FILE.pcap", requires = "interface")]
+    write: Option<PathBuf>,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
@@ -83,7 +109,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 
-    /// No progress bar.
+    /// No progress bar, no live status line.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -290,6 +316,9 @@ fn run() -> Result<ExitCode> {
         ),
     };
     let cfg = config(&args)?;
+    if let Some(interface) = &args.interface {
+        return cli_live::run(&args, interface, &cfg, fail_on);
+    }
     let files = collect_inputs(&args.inputs)?;
 
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -329,23 +358,38 @@ fn run() -> Result<ExitCode> {
     if reports.is_empty() {
         bail!("no usable capture among {} input file(s)", files.len());
     }
-    for r in &reports {
+    print_warnings(&reports);
+    let mut out = open_output(&args)?;
+    write_report(&args, &mut out, &reports)?;
+    out.flush()?;
+    Ok(exit_code(&reports, fail_on, !errors.is_empty()))
+}
+
+fn print_warnings(reports: &[CaptureReport]) {
+    for r in reports {
         for w in &r.warnings {
             eprintln!("dbwire: warning: {}: {w}", r.path);
         }
     }
+}
 
-    let summary = report::summarize(&reports);
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let mut out: Box<dyn Write> = match &args.output {
+/// Standard output, or the `-o` file.
+fn open_output(args: &Args) -> Result<Box<dyn Write>> {
+    Ok(match &args.output {
         Some(p) => {
             Box::new(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?))
         }
         None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
+    })
+}
+
+/// The whole report in the chosen format.
+fn write_report(args: &Args, out: &mut dyn Write, reports: &[CaptureReport]) -> Result<()> {
+    let summary = report::summarize(reports);
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     match args.format {
-        Format::Jsonl => report::json::write_jsonl(&mut out, &reports)?,
-        Format::Json => report::json::write_json(&mut out, &reports, &summary)?,
+        Format::Jsonl => report::json::write_jsonl(out, reports)?,
+        Format::Json => report::json::write_json(out, reports, &summary)?,
         Format::Table => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = match args.color {
@@ -354,29 +398,31 @@ fn run() -> Result<ExitCode> {
                 ColorChoice::Auto => to_terminal && !no_color,
             };
             let style = TableStyle { color, width: None };
-            report::table::write_table(&mut out, &reports, &summary, style)?;
+            report::table::write_table(out, reports, &summary, style)?;
         }
         Format::Html => {
-            let prov = provenance(&args, &reports)?;
-            report::html::write_html(&mut out, &reports, &summary, &prov)?;
+            let prov = provenance(args, reports)?;
+            report::html::write_html(out, reports, &summary, &prov)?;
         }
-        Format::Csv => report::csv::write_csv(&mut out, &reports)?,
+        Format::Csv => report::csv::write_csv(out, reports)?,
     }
-    out.flush()?;
+    Ok(())
+}
 
+fn exit_code(reports: &[CaptureReport], fail_on: Option<Severity>, input_errors: bool) -> ExitCode {
     let worst = reports.iter().flat_map(|r| r.connections.iter()).filter_map(|c| c.max_severity()).max();
     if let (Some(limit), Some(w)) = (fail_on, worst) {
         if w >= limit {
-            return Ok(ExitCode::from(code::FINDINGS));
+            return ExitCode::from(code::FINDINGS);
         }
     }
-    if !errors.is_empty() {
-        return Ok(ExitCode::from(code::BAD_INPUT));
+    if input_errors {
+        return ExitCode::from(code::BAD_INPUT);
     }
     if reports.iter().any(|r| !r.warnings.is_empty() && r.read.warning.is_some()) {
-        return Ok(ExitCode::from(code::PARTIAL));
+        return ExitCode::from(code::PARTIAL);
     }
-    Ok(ExitCode::from(code::OK))
+    ExitCode::from(code::OK)
 }
 
 /// What the HTML report records about how it was made: the inputs with their SHA-256
@@ -399,6 +445,34 @@ fn provenance(args: &Args, reports: &[CaptureReport]) -> Result<report::html::Pr
     }
     if let Some(f) = &args.fail_on {
         options.push(("fail on".to_string(), f.clone()));
+    }
+    // The policy in force: an auditor must be able to tell which rules produced the findings.
+    let file_with_hash = |p: &Path| -> String {
+        match std::fs::read(p) {
+            Ok(bytes) => {
+                use sha2::Digest;
+                let hash = sha2::Sha256::digest(&bytes);
+                let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{} (SHA-256 {hex})", p.display())
+            }
+            Err(_) => p.display().to_string(),
+        }
+    };
+    options.push((
+        "policy".to_string(),
+        match &args.policy {
+            Some(p) => file_with_hash(p),
+            None => "built-in defaults (encryption required, TLS 1.2 or later)".to_string(),
+        },
+    ));
+    if let Some(p) = &args.ca_bundle {
+        options.push(("CA bundle".to_string(), file_with_hash(p)));
+    }
+    if let Some(h) = &args.expect_host {
+        options.push(("expected host".to_string(), h.clone()));
+    }
+    if let Some(w) = &args.expiry_warning {
+        options.push(("expiry warning".to_string(), w.clone()));
     }
     // SOURCE_DATE_EPOCH makes the report byte-for-byte reproducible.
     let now = std::env::var("SOURCE_DATE_EPOCH")

@@ -103,3 +103,43 @@ fn oracle_port_hint_labels_tcps() {
         assert_eq!(rows[0]["tns"]["refuse_error"], 12514, "{extra:?}");
     }
 }
+
+/// Live-capture flags need `--interface`; `--interface` takes no capture files.
+#[test]
+fn live_flags_need_an_interface() {
+    for args in [
+        &["--filter", "tcp", "x.pcap"][..],
+        &["--duration", "10s", "x.pcap"][..],
+        &["--count", "10", "x.pcap"][..],
+        &["--write", "out.pcap", "x.pcap"][..],
+        &["--interface", "lo", "x.pcap"][..],
+    ] {
+        let out = common::run(args);
+        common::assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// Built without the `live` feature, `--interface` says how to get it.
+#[cfg(not(feature = "live"))]
+#[test]
+fn interface_without_live_feature_says_how_to_build() {
+    let out = common::run(&["--interface", "lo"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("--features live") && err.contains("libpcap-dev"), "{err}");
+}
+
+/// Bad --duration and --count values are refused before any capture starts.
+#[test]
+fn bad_live_limits_exit_2() {
+    for args in [
+        &["-i", "lo", "--duration", "0s"][..],
+        &["-i", "lo", "--duration", "soon"][..],
+        &["-i", "lo", "--count", "0"][..],
+    ] {
+        let out = common::run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        one_line_error(&out);
+    }
+}

@@ -62,10 +62,8 @@ fn ja3_matches_tshark_on_every_tls_capture() {
         common::assert_no_panic(&out);
         // tshark 4.0 does not follow a TLS handshake wrapped in TDS PRELOGIN packets, so
         // there is nothing of its own to compare those with.
-        let tls: Vec<_> = rows
-            .iter()
-            .filter(|c| !c["tls"]["ja3"].is_null() && c["tls"]["upgrade"] != "tds-prelogin")
-            .collect();
+        let tls: Vec<_> =
+            rows.iter().filter(|c| !c["tls"]["ja3"].is_null() && c["tls"]["upgrade"] != "tds-prelogin").collect();
         if tls.is_empty() {
             continue;
         }

@@ -2,6 +2,7 @@
 //! interfaces. Both hand out [`Packet`]s with a link type and a timestamp in nanoseconds.
 
 pub mod file;
+pub mod live;
 
 use std::fmt;
 

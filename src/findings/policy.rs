@@ -33,7 +33,7 @@ pub struct Policy {
 pub struct EncryptionPolicy {
     /// Default for every server: connections must be encrypted.
     pub required: bool,
-    /// Per engine (`postgresql`, `mysql`, `mssql`, `oracle`): overrides `required`.
+    /// Per engine (`postgresql`, `mysql`, `mssql`/`tds`, `oracle`/`tns`): overrides `required`.
     pub engines: BTreeMap<String, bool>,
     /// Per server (`ip:port`, `ip`, or a host name matched against SNI): overrides the
     /// engine and default settings. The first matching rule wins.
@@ -151,7 +151,14 @@ impl Policy {
                 return rule.required;
             }
         }
-        self.encryption.engines.get(engine).copied().unwrap_or(self.encryption.required)
+        // Keys may name the product (`mssql`, `oracle`, `mariadb`) or the protocol as
+        // reported (`tds`, `tns`, `mysql`).
+        self.encryption
+            .engines
+            .iter()
+            .find(|(k, _)| engine_alias(k) == engine)
+            .map(|(_, &v)| v)
+            .unwrap_or(self.encryption.required)
     }
 
     /// Does this kind of protection count as encrypted (JSON `encryption` value)?
@@ -191,6 +198,17 @@ pub fn parse_version(s: &str) -> Option<u16> {
         "1.3" => 0x0304,
         _ => return None,
     })
+}
+
+/// Engine name in a policy file → the JSON `engine` value.
+fn engine_alias(key: &str) -> &str {
+    match key.trim().to_ascii_lowercase().as_str() {
+        "postgresql" | "postgres" | "pgsql" | "pg" => "postgresql",
+        "mysql" | "mariadb" => "mysql",
+        "tds" | "mssql" | "sqlserver" => "tds",
+        "tns" | "oracle" => "tns",
+        _ => "",
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +251,19 @@ mod tests {
         assert!(!p.encryption_required("127.0.0.1:5432", "postgresql", None));
         assert!(p.encryption_required("10.1.1.1:5432", "postgresql", Some("DB.example.com")));
         assert!(p.encryption_required("[::1]:5432", "postgresql", None));
+    }
+
+    #[test]
+    fn engine_keys_may_name_the_product_or_the_protocol() {
+        let p = Policy::from_toml("[encryption]\nengines = { mssql = false, oracle = false, mariadb = false }")
+            .expect("policy");
+        assert!(!p.encryption_required("10.0.0.1:1433", "tds", None));
+        assert!(!p.encryption_required("10.0.0.1:1521", "tns", None));
+        assert!(!p.encryption_required("10.0.0.1:3306", "mysql", None));
+        assert!(p.encryption_required("10.0.0.1:5432", "postgresql", None));
+        let p = Policy::from_toml("[encryption]\nrequired = false\nengines = { tds = true }").expect("policy");
+        assert!(p.encryption_required("10.0.0.1:1433", "tds", None));
+        assert!(!p.encryption_required("10.0.0.1:1521", "tns", None));
     }
 
     #[test]

@@ -178,6 +178,14 @@ impl<H: StreamHandler> FlowTable<H> {
         self.update(i, seg, src_is_lo, now);
     }
 
+    /// Time passes without packets (live capture): finish connections whose idle timeout
+    /// or close linger has run out by `now`, as a packet at `now` would.
+    pub fn expire(&mut self, now: Timestamp, finished: &mut dyn FnMut(Conn<H>)) {
+        if now.0 >= self.next_sweep {
+            self.sweep(now.0, finished);
+        }
+    }
+
     /// End of input: flush buffered data (reporting gaps) and finish every connection,
     /// closed ones first, each list from the least recently active.
     pub fn finish_all(&mut self, finished: &mut dyn FnMut(Conn<H>)) {
@@ -853,6 +861,23 @@ mod tests {
         assert_eq!(h.done.len(), 1);
         assert!(h.done[0].meta.rst_seen);
         assert_eq!(h.done[0].meta.packets, [3, 2]);
+    }
+
+    /// A quiet live interface: the clock moves on without packets, and the closed
+    /// connection is handed over once its linger has run out, not before.
+    #[test]
+    fn expire_without_packets_finishes_after_linger() {
+        let cfg = FlowConfig { close_linger_ns: 5 * SEC, idle_timeout_ns: 60 * SEC, ..FlowConfig::default() };
+        let mut h = Harness::new(cfg);
+        handshake(&mut h);
+        h.feed(&seg(SV, CL, 5001, 1001, "RA", b""), SEC);
+        let done = &mut h.done;
+        h.table.expire(Timestamp(3 * SEC), &mut |c| done.push(c));
+        assert!(done.is_empty(), "still lingering at 2 s after the RST");
+        h.table.expire(Timestamp(7 * SEC), &mut |c| done.push(c));
+        assert_eq!(done.len(), 1);
+        assert!(done[0].meta.rst_seen);
+        assert!(h.table.is_empty());
     }
 
     #[test]
