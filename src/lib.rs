@@ -12,6 +12,7 @@ pub mod decode;
 pub mod engine;
 pub mod findings;
 pub mod flow;
+pub mod pipeline;
 pub mod reader;
 pub mod report;
 pub mod tls;

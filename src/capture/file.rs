@@ -62,6 +62,17 @@ pub struct ReadStats {
 }
 
 impl ReadStats {
+    /// Add the counters of another file read into the same analysis (warnings are left
+    /// to the caller, which knows the file names).
+    pub fn add(&mut self, o: &ReadStats) {
+        self.packets += o.packets;
+        self.bytes_read += o.bytes_read;
+        self.snaplen_truncated += o.snaplen_truncated;
+        self.unknown_interface += o.unknown_interface;
+        self.bad_tsresol += o.bad_tsresol;
+        self.sections += o.sections;
+    }
+
     fn warn(&mut self, msg: String) {
         match &mut self.warning {
             Some(w) => {
@@ -87,6 +98,36 @@ pub enum CaptureFormat {
 pub struct CaptureFile {
     path: PathBuf,
     format: CaptureFormat,
+    /// The file is gzip-compressed (magic `1f 8b`, RFC 1952 §2.3.1); it is inflated as
+    /// it is read, never whole.
+    gzip: bool,
+}
+
+/// Gzip member magic (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Read into `buf` until it is full or the source ends; returns the bytes read.
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Buffer between the file and the gzip decoder (the inflated data goes to the
+/// parser's own buffer).
+const GZIP_INPUT_BUFFER: usize = 256 << 10;
+
+/// Inflate a gzip stream as it is read. Several members in a row (`cat a.gz b.gz`) are
+/// one stream, as gzip(1) treats them.
+fn gunzip(file: File) -> flate2::read::MultiGzDecoder<std::io::BufReader<File>> {
+    flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(GZIP_INPUT_BUFFER, file))
 }
 
 /// Recognise the first four bytes of a capture file.
@@ -105,28 +146,52 @@ fn format_from_magic(m: [u8; 4]) -> Option<CaptureFormat> {
 }
 
 impl CaptureFile {
-    /// Open `path` and check its magic number.
+    /// Open `path` and check its magic number. A gzip-compressed file is recognised by
+    /// its own magic (not its name) and the capture's magic is read from inside it.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let io = |source| CaptureError::Io { path: path.to_path_buf(), source };
         let mut f = File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
-        let mut got = 0;
-        while got < magic.len() {
-            match f.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
-            }
-        }
+        let mut got = read_up_to(&mut f, &mut magic).map_err(io)?;
         if got == 0 {
             return Err(CaptureError::Corrupt { path: path.to_path_buf(), msg: "empty file".into() });
         }
+        let gzip = got >= 2 && magic[..2] == GZIP_MAGIC;
+        if gzip {
+            let f = File::open(path).map_err(io)?;
+            magic = [0u8; 4];
+            got = read_up_to(&mut gunzip(f), &mut magic).map_err(|e| CaptureError::Corrupt {
+                path: path.to_path_buf(),
+                msg: format!("gzip-compressed, but cannot be decompressed ({e})"),
+            })?;
+            if got == 0 {
+                return Err(CaptureError::Corrupt {
+                    path: path.to_path_buf(),
+                    msg: "gzip-compressed, but empty inside".into(),
+                });
+            }
+        }
         let format = if got < 4 { None } else { format_from_magic(magic) };
         match format {
-            Some(format) => Ok(CaptureFile { path: path.to_path_buf(), format }),
+            Some(format) => Ok(CaptureFile { path: path.to_path_buf(), format, gzip }),
             None => Err(CaptureError::NotACapture { path: path.to_path_buf() }),
         }
+    }
+
+    /// The file is gzip-compressed.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Timestamp of the first packet, or `None` when the file has no packet. Reads only
+    /// as far as that packet.
+    pub fn first_timestamp(&mut self) -> Result<Option<Timestamp>, CaptureError> {
+        let mut first = None;
+        self.read_packets(&mut |_| {}, &mut |pkt| {
+            first = Some(pkt.ts);
+            false
+        })?;
+        Ok(first)
     }
 
     pub fn path(&self) -> &Path {
@@ -152,19 +217,41 @@ impl CaptureFile {
         on_progress: &mut dyn FnMut(u64),
         on_packet: &mut dyn FnMut(&Packet<'_>),
     ) -> Result<ReadStats, CaptureError> {
+        self.read_packets(on_progress, &mut |pkt| {
+            on_packet(pkt);
+            true
+        })
+    }
+
+    /// [`CaptureFile::for_each`] that stops as soon as `on_packet` returns false.
+    fn read_packets(
+        &mut self,
+        on_progress: &mut dyn FnMut(u64),
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) -> Result<ReadStats, CaptureError> {
         let file = File::open(&self.path).map_err(|source| CaptureError::Io { path: self.path.clone(), source })?;
         // Used to tell a record that runs past the end of the file from one that only
-        // needs a bigger buffer, without allocating for a corrupt length.
-        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, file) {
+        // needs a bigger buffer, without allocating for a corrupt length. Unknown for a
+        // compressed file: there the decoder reports a stream that ends early.
+        let file_len = if self.gzip { u64::MAX } else { file.metadata().map(|m| m.len()).unwrap_or(u64::MAX) };
+        let source: Box<dyn Read + Send> = if self.gzip { Box::new(gunzip(file)) } else { Box::new(file) };
+        let header_error = |what: &str| {
+            if self.gzip {
+                format!("{what} (or the gzip stream is damaged)")
+            } else {
+                what.to_string()
+            }
+        };
+        let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, source) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(self.corrupt("empty file".into())),
             Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                return Err(self.corrupt("file header truncated".into()))
+                return Err(self.corrupt(header_error("file header truncated")))
             }
-            Err(PcapError::ReadError) => return Err(self.corrupt("read error on file header".into())),
+            Err(PcapError::ReadError) => return Err(self.corrupt(header_error("read error on file header"))),
             Err(_) => return Err(self.corrupt("bad pcap/pcapng file header".into())),
         };
+        let read_error = if self.gzip { "compressed data damaged or cut short (truncated .gz)" } else { "read error" };
 
         let mut st = ReadState::default();
         let mut stats = ReadStats::default();
@@ -179,6 +266,9 @@ impl CaptureFile {
             if let Some(len) = st.fast_epb(rdr.data(), &mut stats, on_packet) {
                 stalled_at = None;
                 rdr.consume(len);
+                if st.stop {
+                    break;
+                }
                 continue;
             }
             let step = match rdr.next() {
@@ -197,6 +287,9 @@ impl CaptureFile {
                 Step::Consume(offset) => {
                     stalled_at = None;
                     rdr.consume(offset);
+                    if st.stop {
+                        break;
+                    }
                 }
                 Step::Eof => break,
                 Step::Refill | Step::Grow => {
@@ -254,7 +347,7 @@ impl CaptureFile {
                     }
                     stalled_at = Some(avail);
                     if rdr.refill().is_err() {
-                        stats.warn(format!("read error after {} packets", stats.packets));
+                        stats.warn(format!("{read_error} after {} packets", stats.packets));
                         break;
                     }
                     on_progress(rdr.consumed() as u64);
@@ -264,7 +357,7 @@ impl CaptureFile {
                     break;
                 }
                 Step::ReadError => {
-                    stats.warn(format!("read error after {} packets", stats.packets));
+                    stats.warn(format!("{read_error} after {} packets", stats.packets));
                     break;
                 }
                 Step::Corrupt(e) => {
@@ -320,10 +413,17 @@ struct ReadState {
     /// Timestamp of the previous packet, lent to Simple Packet Blocks (which have none)
     /// so time-based logic downstream sees a plausible clock.
     last_ts: Timestamp,
+    /// The consumer asked to stop.
+    stop: bool,
 }
 
 impl ReadState {
-    fn handle(&mut self, block: PcapBlockOwned<'_>, stats: &mut ReadStats, on_packet: &mut dyn FnMut(&Packet<'_>)) {
+    fn handle(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        stats: &mut ReadStats,
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision(), h.is_bigendian()));
@@ -332,7 +432,7 @@ impl ReadState {
                 let (link, nanos, _) = self.legacy.unwrap_or((LinkType::ETHERNET, false, false));
                 let frac = if nanos { b.ts_usec as u64 } else { b.ts_usec as u64 * 1000 };
                 let ts = Timestamp((b.ts_sec as u64 * 1_000_000_000).saturating_add(frac));
-                deliver(stats, on_packet, ts, link, b.data, b.origlen);
+                self.stop |= !deliver(stats, on_packet, ts, link, b.data, b.origlen);
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 // §4.1: interface indexes restart in every section.
@@ -351,7 +451,7 @@ impl ReadState {
                 };
                 let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
                 self.last_ts = ts;
-                deliver(stats, on_packet, ts, iface.link, epb.packet_data(), epb.origlen);
+                self.stop |= !deliver(stats, on_packet, ts, iface.link, epb.packet_data(), epb.origlen);
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 // §4.4: an SPB belongs to interface 0 and has no timestamp.
@@ -363,7 +463,7 @@ impl ReadState {
                 if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
                     data = data.get(..iface.snaplen as usize).unwrap_or(data);
                 }
-                deliver(stats, on_packet, self.last_ts, iface.link, data, spb.origlen);
+                self.stop |= !deliver(stats, on_packet, self.last_ts, iface.link, data, spb.origlen);
             }
             PcapBlockOwned::NG(_) => {}
         }
@@ -378,7 +478,7 @@ impl ReadState {
         &mut self,
         data: &[u8],
         stats: &mut ReadStats,
-        on_packet: &mut dyn FnMut(&Packet<'_>),
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
     ) -> Option<usize> {
         if self.legacy.is_some() || stats.sections == 0 {
             return None;
@@ -405,7 +505,7 @@ impl ReadState {
             Some(iface) => {
                 let ts = ng_timestamp(high, low, iface);
                 self.last_ts = ts;
-                deliver(stats, on_packet, ts, iface.link, pkt, origlen);
+                self.stop |= !deliver(stats, on_packet, ts, iface.link, pkt, origlen);
             }
             None => stats.unknown_interface += 1,
         }
@@ -434,20 +534,21 @@ impl ReadState {
     }
 }
 
+/// Hand one packet out; false when the consumer wants no more.
 fn deliver(
     stats: &mut ReadStats,
-    on_packet: &mut dyn FnMut(&Packet<'_>),
+    on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
     ts: Timestamp,
     link: LinkType,
     data: &[u8],
     orig_len: u32,
-) {
+) -> bool {
     let pkt = Packet { ts, link, data, orig_len };
     stats.packets += 1;
     if pkt.truncated() {
         stats.snaplen_truncated += 1;
     }
-    on_packet(&pkt);
+    on_packet(&pkt)
 }
 
 fn interface_from_idb(idb: &InterfaceDescriptionBlock<'_>, big_endian: bool, stats: &mut ReadStats) -> Interface {
