@@ -406,7 +406,8 @@ mod tests {
         assert!(batch.is_full());
         let mut big = Batch::new();
         let payload = vec![0u8; 65535];
-        for _ in 0..3 {
+        // 4 × 65535 is just under BATCH_BYTES.
+        for _ in 0..4 {
             big.push(&seg(a, 1, a, 2, &payload), Timestamp(0));
         }
         assert!(!big.is_full());

@@ -17,6 +17,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock, OptionCode};
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -118,6 +120,30 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// A reader whose first error ends the stream instead, recording that it happened.
+struct SoftEnd<R> {
+    inner: R,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for SoftEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.failed.store(true, Ordering::Relaxed);
+                    return Ok(0);
+                }
+                ok => return ok,
+            }
+        }
+    }
 }
 
 /// Buffer between the file and the gzip decoder (the inflated data goes to the
@@ -234,7 +260,14 @@ impl CaptureFile {
         // needs a bigger buffer, without allocating for a corrupt length. Unknown for a
         // compressed file: there the decoder reports a stream that ends early.
         let file_len = if self.gzip { u64::MAX } else { file.metadata().map(|m| m.len()).unwrap_or(u64::MAX) };
-        let source: Box<dyn Read + Send> = if self.gzip { Box::new(gunzip(file)) } else { Box::new(file) };
+        // A damaged or cut gzip stream ends the input like the end of a file would, so
+        // that everything inflated before is analysed; the flag turns it into a warning.
+        let gzip_failed = Arc::new(AtomicBool::new(false));
+        let source: Box<dyn Read + Send> = if self.gzip {
+            Box::new(SoftEnd { inner: gunzip(file), failed: gzip_failed.clone() })
+        } else {
+            Box::new(file)
+        };
         let header_error = |what: &str| {
             if self.gzip {
                 format!("{what} (or the gzip stream is damaged)")
@@ -251,7 +284,6 @@ impl CaptureFile {
             Err(PcapError::ReadError) => return Err(self.corrupt(header_error("read error on file header"))),
             Err(_) => return Err(self.corrupt("bad pcap/pcapng file header".into())),
         };
-        let read_error = if self.gzip { "compressed data damaged or cut short (truncated .gz)" } else { "read error" };
 
         let mut st = ReadState::default();
         let mut stats = ReadStats::default();
@@ -347,7 +379,7 @@ impl CaptureFile {
                     }
                     stalled_at = Some(avail);
                     if rdr.refill().is_err() {
-                        stats.warn(format!("{read_error} after {} packets", stats.packets));
+                        stats.warn(format!("read error after {} packets", stats.packets));
                         break;
                     }
                     on_progress(rdr.consumed() as u64);
@@ -357,7 +389,7 @@ impl CaptureFile {
                     break;
                 }
                 Step::ReadError => {
-                    stats.warn(format!("{read_error} after {} packets", stats.packets));
+                    stats.warn(format!("read error after {} packets", stats.packets));
                     break;
                 }
                 Step::Corrupt(e) => {
@@ -367,6 +399,10 @@ impl CaptureFile {
             }
         }
         stats.bytes_read = rdr.consumed() as u64;
+        if gzip_failed.load(Ordering::Relaxed) {
+            stats
+                .warn(format!("compressed data damaged or cut short (truncated .gz?) after {} packets", stats.packets));
+        }
         if stats.unknown_interface > 0 {
             let n = stats.unknown_interface;
             stats.warn(format!("{n} packets on undeclared pcapng interfaces skipped"));
