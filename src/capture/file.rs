@@ -294,10 +294,16 @@ impl CaptureFile {
         let mut stalled_at: Option<usize> = None;
 
         loop {
-            // Common case first: an Enhanced Packet Block read straight from the buffer.
-            if let Some(len) = st.fast_epb(rdr.data(), &mut stats, on_packet) {
+            // Common case first: a legacy record or an Enhanced Packet Block read straight
+            // from the buffer. `consume_noshift`: the unread tail is moved to the front
+            // once per refill, not every time half the buffer has been used.
+            let fast = match st.legacy {
+                Some(_) => st.fast_legacy(rdr.data(), &mut stats, on_packet),
+                None => st.fast_epb(rdr.data(), &mut stats, on_packet),
+            };
+            if let Some(len) = fast {
                 stalled_at = None;
-                rdr.consume(len);
+                rdr.consume_noshift(len);
                 if st.stop {
                     break;
                 }
@@ -440,8 +446,11 @@ struct Interface {
 
 #[derive(Default)]
 struct ReadState {
-    /// Legacy pcap: link type and whether the fraction field counts nanoseconds.
+    /// Legacy pcap: link type, whether the fraction field counts nanoseconds, and
+    /// whether the file is big-endian.
     legacy: Option<(LinkType, bool, bool)>,
+    /// Legacy pcap in Kuznetzov's modified format (24-byte record headers).
+    legacy_modified: bool,
     /// pcapng: interfaces of the current section, by index.
     ifaces: Vec<Interface>,
     /// pcapng: byte order of the current section.
@@ -463,6 +472,7 @@ impl ReadState {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision(), h.is_bigendian()));
+                self.legacy_modified = h.is_modified_format();
             }
             PcapBlockOwned::Legacy(b) => {
                 let (link, nanos, _) = self.legacy.unwrap_or((LinkType::ETHERNET, false, false));
@@ -503,6 +513,39 @@ impl ReadState {
             }
             PcapBlockOwned::NG(_) => {}
         }
+    }
+
+    /// Deliver the legacy pcap record (draft-ietf-opsawg-pcap §5: ts_sec, ts_frac,
+    /// caplen, origlen, then caplen bytes) at the start of `data` without going through
+    /// pcap-parser's iterator, the per-packet cost that matters most on big files. The
+    /// record is read exactly as pcap-parser reads it. Returns the record length to
+    /// consume, or `None` when the record is incomplete (or the format is the modified
+    /// one), leaving it to pcap-parser and the refill logic.
+    fn fast_legacy(
+        &mut self,
+        data: &[u8],
+        stats: &mut ReadStats,
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) -> Option<usize> {
+        let (link, nanos, be) = self.legacy?;
+        if self.legacy_modified {
+            return None;
+        }
+        let hdr: &[u8; 16] = data.get(..16)?.try_into().ok()?;
+        let word = |at: usize| {
+            let b = [hdr[at], hdr[at + 1], hdr[at + 2], hdr[at + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (ts_sec, ts_frac, caplen, origlen) = (word(0), word(4), word(8) as usize, word(12));
+        let pkt = data.get(16..16usize.checked_add(caplen)?)?;
+        let frac = if nanos { u64::from(ts_frac) } else { u64::from(ts_frac) * 1000 };
+        let ts = Timestamp((u64::from(ts_sec) * 1_000_000_000).saturating_add(frac));
+        self.stop |= !deliver(stats, on_packet, ts, link, pkt, origlen);
+        Some(16 + caplen)
     }
 
     /// Deliver an Enhanced Packet Block (§4.3) at the start of `data` without going
