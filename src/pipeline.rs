@@ -260,7 +260,7 @@ impl ShardedAnalyzer {
 
     /// End of input: drain the workers, merge their verdicts, build the report.
     pub fn finish(mut self, read: ReadStats) -> CaptureReport {
-        let mut conns = Vec::new();
+        let mut parts = Vec::new();
         let mut flows = FlowStats::default();
         let mut failed = 0usize;
         for mut link in std::mem::take(&mut self.workers) {
@@ -273,7 +273,7 @@ impl ShardedAnalyzer {
             drop(recycled);
             match handle.join() {
                 Ok((c, s)) => {
-                    conns.extend(c);
+                    parts.push(c);
                     flows.flows += s.flows;
                     flows.evicted_flows += s.evicted_flows;
                     flows.ooo_bytes_dropped += s.ooo_bytes_dropped;
@@ -282,6 +282,11 @@ impl ShardedAnalyzer {
                 }
                 Err(_) => failed += 1,
             }
+        }
+        // One allocation of the final size: the reports are most of the memory left.
+        let mut conns = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for p in parts {
+            conns.extend(p);
         }
         let parts = CaptureParts {
             name: self.name,
