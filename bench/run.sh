@@ -18,7 +18,7 @@
 #
 # Environment:
 #   SIZE_MB=1000      size of the generated workload
-#   RUNS=5            repetitions of the fast commands
+#   RUNS=5            repetitions of the fast commands (0: only the SCALE check)
 #   TSHARK_RUNS=1     repetitions of tshark (about 70 s per run on 1 GB)
 #   SCALE=N           also build an N-times-longer capture (time-shifted copies joined
 #                     with editcap/mergecap) and report dbwire's peak RSS on it
@@ -100,6 +100,7 @@ stats() {
 }
 
 declare -A WALL
+if ((RUNS > 0)); then
 echo
 echo "| command | wall median s | MB/s | packets/s | CPU median s | peak RSS MiB |"
 echo "| --- | --- | --- | --- | --- | --- |"
@@ -125,10 +126,12 @@ for n in "dbwire-1" "dbwire-$NPROC"; do
 done
 echo "- speed-up 1 → $NPROC threads: $(ratio "${WALL[dbwire-1]}" "${WALL[dbwire-$NPROC]}")"
 echo "- load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $NPROC cores"
+fi
 
 if [[ -n $SCALE ]]; then
   need editcap wireshark-common
   need mergecap wireshark-common
+  mkdir -p target/bench
   BIG=target/bench/$(basename "${F%.pcap}")-x$SCALE.pcap
   if [[ ! -f $BIG ]]; then
     # Copy k is shifted by k × (span + 60 s) so copies follow one another in time.
