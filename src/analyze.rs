@@ -92,7 +92,7 @@ impl Analyzer {
             self.first_ts = Some(pkt.ts);
         }
         // Captures are not always in time order: keep the latest.
-        if self.last_ts.is_none_or(|t| pkt.ts > t) {
+        if self.last_ts.map_or(true, |t| pkt.ts > t) {
             self.last_ts = Some(pkt.ts);
         }
         match self.decoder.decode(pkt) {
@@ -303,13 +303,13 @@ pub fn analyze_files_as_one(
 /// The single-threaded [`Analyzer`] or the sharded pipeline, by `cfg.threads`.
 enum PacketSink {
     One(Box<Analyzer>),
-    Sharded(ShardedAnalyzer),
+    Sharded(Box<ShardedAnalyzer>),
 }
 
 impl PacketSink {
     fn new(name: &str, cfg: &AnalyzeConfig) -> PacketSink {
         if cfg.threads > 1 {
-            PacketSink::Sharded(ShardedAnalyzer::new(name, cfg, cfg.threads))
+            PacketSink::Sharded(Box::new(ShardedAnalyzer::new(name, cfg, cfg.threads)))
         } else {
             PacketSink::One(Box::new(Analyzer::new(name, cfg)))
         }

@@ -17,7 +17,7 @@
 //! The flow-table limits ([`FlowConfig::max_flows`], out-of-order byte budget) are split
 //! between the workers, so the total stays what the configuration says.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
@@ -143,10 +143,8 @@ impl Sharder {
     /// Worker index in `0..workers`; the same for both directions of a connection.
     pub(crate) fn shard(&self, seg: &TcpSegment<'_>) -> usize {
         let (key, _) = FlowKey::from_segment(seg);
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
         // Multiply-shift maps the 64-bit hash onto 0..workers without a division.
-        ((u128::from(h.finish()) * self.workers as u128) >> 64) as usize
+        ((u128::from(self.hasher.hash_one(key)) * self.workers as u128) >> 64) as usize
     }
 }
 
@@ -235,7 +233,7 @@ impl ShardedAnalyzer {
         if self.first_ts.is_none() {
             self.first_ts = Some(pkt.ts);
         }
-        if self.last_ts.is_none_or(|t| pkt.ts > t) {
+        if self.last_ts.map_or(true, |t| pkt.ts > t) {
             self.last_ts = Some(pkt.ts);
         }
         match self.decoder.decode(pkt) {
