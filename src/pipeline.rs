@@ -453,4 +453,70 @@ mod tests {
         assert_eq!(stats.flows, pushed, "every segment reached the worker exactly once");
         assert!(stats.gaps as usize <= BATCHES_PER_WORKER, "{} distinct buffers used", stats.gaps);
     }
+
+    /// An IPv4 packet (raw IP link) from 10.0.0.1:40000 to 10.0.0.2:5432 or back.
+    fn ipv4(to_server: bool, id: u16, frag_off: usize, more: bool, l4: &[u8]) -> Vec<u8> {
+        let (src, dst) = if to_server { ([10, 0, 0, 1], [10, 0, 0, 2]) } else { ([10, 0, 0, 2], [10, 0, 0, 1]) };
+        let mut p = vec![
+            /* version, IHL */ 0x45, /* DSCP */ 0x00, /* total length */ 0x00, 0x00,
+            /* identification */ 0x00, 0x00, /* flags, fragment offset */ 0x00, 0x00, /* TTL */ 64,
+            /* protocol TCP */ 6, /* checksum (not checked) */ 0x00, 0x00,
+        ];
+        p.extend(src);
+        p.extend(dst);
+        p[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        p[4..6].copy_from_slice(&id.to_be_bytes());
+        let fo = (frag_off / 8) as u16 | if more { 0x2000 } else { 0 };
+        p[6..8].copy_from_slice(&fo.to_be_bytes());
+        p.extend(l4);
+        p
+    }
+
+    fn tcp(to_server: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let (sp, dp): (u16, u16) = if to_server { (40000, 5432) } else { (5432, 40000) };
+        let mut t = Vec::new();
+        t.extend(sp.to_be_bytes());
+        t.extend(dp.to_be_bytes());
+        t.extend(seq.to_be_bytes());
+        t.extend([/* ack */ 0, 0, 0, 0, /* data offset 5 */ 0x50, flags, /* window */ 0xff, 0xff]);
+        t.extend([/* checksum, urgent */ 0, 0, 0, 0]);
+        t.extend(payload);
+        t
+    }
+
+    #[test]
+    fn fragmented_segment_joins_its_connection_on_any_worker_count() {
+        const SYN: u8 = 0x02;
+        const ACK: u8 = 0x10;
+        // PostgreSQL SSLRequest (length 8, code 80877103) sent as two IPv4 fragments,
+        // after a handshake sent whole.
+        let ssl_request = [/* length */ 0x00, 0x00, 0x00, 0x08, /* code */ 0x04, 0xd2, 0x16, 0x2f];
+        let segment = tcp(true, 1, ACK, &ssl_request);
+        let packets = [
+            ipv4(true, 1, 0, false, &tcp(true, 0, SYN, b"")),
+            ipv4(false, 2, 0, false, &tcp(false, 100, SYN | ACK, b"")),
+            ipv4(true, 3, 0, false, &tcp(true, 1, ACK, b"")),
+            ipv4(true, 4, 0, true, &segment[..16]),
+            ipv4(true, 4, 16, false, &segment[16..]),
+            ipv4(false, 5, 0, false, &tcp(false, 101, ACK, b"N")),
+        ];
+        let cfg = AnalyzeConfig::default();
+        for threads in 1..=4 {
+            let mut sharded = ShardedAnalyzer::new("frag", &cfg, threads);
+            for (i, data) in packets.iter().enumerate() {
+                let pkt = Packet {
+                    ts: Timestamp(1_000 + i as u64),
+                    link: crate::capture::LinkType::RAW,
+                    data,
+                    orig_len: data.len() as u32,
+                };
+                sharded.packet(&pkt);
+            }
+            let report = sharded.finish(ReadStats::default());
+            assert_eq!(report.decode.reassembled_datagrams, 1);
+            assert_eq!(report.flows.flows, 1, "--threads {threads}: one connection, fragments included");
+            assert_eq!(report.connections.len(), 1);
+            assert_eq!(report.connections[0].engine, "postgresql");
+        }
+    }
 }
