@@ -4,16 +4,17 @@
 //! capture, a live interface) and hands out connection verdicts as connections end;
 //! [`analyze_file`] is the one-file convenience over it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::capture::file::{CaptureError, CaptureFile, ReadStats};
 use crate::capture::{Packet, Timestamp};
-use crate::decode::{DecodeStats, Decoder};
+use crate::decode::{DecodeStats, Decoder, TcpSegment};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
 use crate::findings::{self, CheckContext, ConnectionReport};
 use crate::flow::{Conn, FlowConfig, FlowStats, FlowTable};
+use crate::pipeline::ShardedAnalyzer;
 
 /// Everything that shapes an analysis run.
 #[derive(Clone, Default)]
@@ -23,6 +24,10 @@ pub struct AnalyzeConfig {
     pub ports: PortHints,
     /// Policy, CA bundle, expected host and the chain cache, shared by every file of a run.
     pub checks: Arc<CheckContext>,
+    /// Worker threads for [`analyze_file`] and [`analyze_files_as_one`]: 0 or 1 analyses
+    /// on the calling thread; N > 1 adds a reader thread that shards connections over N
+    /// workers ([`crate::pipeline`]). The report is the same either way.
+    pub threads: usize,
 }
 
 /// Result of analysing one capture (one file, or several read as one).
@@ -91,7 +96,7 @@ impl Analyzer {
             self.first_ts = Some(pkt.ts);
         }
         // Captures are not always in time order: keep the latest.
-        if self.last_ts.is_none_or(|t| pkt.ts > t) {
+        if self.last_ts.map_or(true, |t| pkt.ts > t) {
             self.last_ts = Some(pkt.ts);
         }
         match self.decoder.decode(pkt) {
@@ -120,6 +125,26 @@ impl Analyzer {
         table.expire(now, &mut |c| keep(name, checks, conns, c, on_close));
     }
 
+    /// Feed one already decoded TCP segment (the sharded pipeline decodes on its reader
+    /// thread). Does not touch the capture-level counters (first/last timestamp, decode
+    /// statistics): those belong to whoever decoded the packet.
+    pub(crate) fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp) {
+        let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
+        let mut new_handler = |meta: &crate::flow::ConnMeta| {
+            Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
+        };
+        let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, &mut |_| {});
+        table.process(seg, ts, &mut new_handler, &mut finished);
+    }
+
+    /// End of input for a worker of the sharded pipeline: every connection finished, the
+    /// verdicts (unsorted) and the flow counters.
+    pub(crate) fn finish_flows(mut self) -> (Vec<ConnectionReport>, FlowStats) {
+        let Analyzer { name, checks, table, conns, .. } = &mut self;
+        table.finish_all(&mut |c| keep(name, checks, conns, c, &mut |_| {}));
+        (std::mem::take(&mut self.conns), self.table.stats.clone())
+    }
+
     /// Connections currently tracked.
     pub fn open_connections(&self) -> usize {
         self.table.len()
@@ -142,9 +167,38 @@ impl Analyzer {
             let Analyzer { name, checks, table, conns, .. } = &mut self;
             table.finish_all(&mut |c| keep(name, checks, conns, c, on_close));
         }
-        let mut conns = std::mem::take(&mut self.conns);
-        conns.sort_by_key(|c| c.start_ns);
+        let conns = std::mem::take(&mut self.conns);
+        let parts = CaptureParts {
+            name: self.name,
+            decode: self.decoder.stats.clone(),
+            decode_errors: self.decode_errors,
+            first_decode_error: self.first_decode_error,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        };
+        parts.into_report(read, self.table.stats.clone(), conns)
+    }
+}
 
+/// Capture-level facts gathered where packets are decoded; with the flow counters and
+/// the verdicts they make a [`CaptureReport`].
+pub(crate) struct CaptureParts {
+    pub name: String,
+    pub decode: DecodeStats,
+    pub decode_errors: u64,
+    pub first_decode_error: Option<String>,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+}
+
+impl CaptureParts {
+    pub(crate) fn into_report(
+        self,
+        read: ReadStats,
+        flows: FlowStats,
+        mut conns: Vec<ConnectionReport>,
+    ) -> CaptureReport {
+        sort_connections(&mut conns);
         let mut warnings = Vec::new();
         if let Some(w) = &read.warning {
             warnings.push(w.clone());
@@ -156,17 +210,15 @@ impl Analyzer {
                 self.first_decode_error.as_deref().unwrap_or("?")
             ));
         }
-        if self.table.stats.evicted_flows > 0 {
-            warnings.push(format!(
-                "{} connection(s) evicted early because the flow table was full",
-                self.table.stats.evicted_flows
-            ));
+        if flows.evicted_flows > 0 {
+            warnings
+                .push(format!("{} connection(s) evicted early because the flow table was full", flows.evicted_flows));
         }
         CaptureReport {
             path: self.name,
             read,
-            decode: self.decoder.stats.clone(),
-            flows: self.table.stats.clone(),
+            decode: self.decode,
+            flows,
             decode_errors: self.decode_errors,
             first_decode_error: self.first_decode_error,
             first_ts: self.first_ts,
@@ -175,6 +227,17 @@ impl Analyzer {
             warnings,
         }
     }
+}
+
+/// Order of connections in a report: by first packet, then by the order they ended
+/// and their endpoints, so that the order does not depend on how connections were
+/// spread over threads.
+pub(crate) fn sort_connections(conns: &mut [ConnectionReport]) {
+    // Unstable: sorts in place without a scratch copy of the (large) reports; the key
+    // tells apart any two connections of one capture.
+    conns.sort_unstable_by(|a, b| {
+        (a.start_ns, a.end_ns, &a.client, &a.server).cmp(&(b.start_ns, b.end_ns, &b.client, &b.server))
+    });
 }
 
 fn keep(
@@ -191,7 +254,8 @@ fn keep(
     }
 }
 
-/// Analyse one capture file. `progress` gets the bytes read so far after each buffer
+/// Analyse one capture file (pcap, pcapng, or either compressed with gzip) on
+/// `cfg.threads` threads. `progress` gets the bytes read so far after each buffer
 /// refill. A damaged file yields the report for what was read plus a warning.
 pub fn analyze_file(
     path: &Path,
@@ -199,7 +263,81 @@ pub fn analyze_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<CaptureReport, CaptureError> {
     let mut file = CaptureFile::open(path)?;
-    let mut analyzer = Analyzer::new(&path.display().to_string(), cfg);
-    let read = file.for_each(progress, &mut |pkt| analyzer.packet(pkt))?;
-    Ok(analyzer.finish(read))
+    let mut sink = PacketSink::new(&path.display().to_string(), cfg);
+    let read = file.for_each(progress, &mut |pkt| sink.packet(pkt))?;
+    Ok(sink.finish(read))
+}
+
+/// Analyse several capture files as ONE capture (e.g. files rotated by `tcpdump -C` or
+/// `-G`): files are read in the order of their first packet's timestamp (file name
+/// breaks ties), into one analysis, so a connection that spans files stays one
+/// connection. `name` labels the capture in the report. Files that cannot be read are
+/// skipped with a warning; an error only when none can be read.
+pub fn analyze_files_as_one(
+    paths: &[PathBuf],
+    name: &str,
+    cfg: &AnalyzeConfig,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CaptureReport, CaptureError> {
+    let mut warnings = Vec::new();
+    let mut first_error = None;
+    let mut files = Vec::new();
+    for p in paths {
+        match CaptureFile::open(p).and_then(|mut f| Ok((f.first_timestamp()?, f))) {
+            Ok((ts, f)) => files.push((ts, p.clone(), f)),
+            Err(e) => {
+                warnings.push(format!("skipped: {e}"));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(first_error
+            .unwrap_or_else(|| CaptureError::Corrupt { path: PathBuf::from(name), msg: "no capture files".into() }));
+    }
+    // Files without packets sort last; they add nothing but their counters.
+    files.sort_by(|a, b| (a.0.is_none(), a.0, &a.1).cmp(&(b.0.is_none(), b.0, &b.1)));
+    let mut sink = PacketSink::new(name, cfg);
+    let mut read = ReadStats::default();
+    let mut done_before = 0u64;
+    for (_, path, mut file) in files {
+        let r = file.for_each(&mut |n| progress(done_before + n), &mut |pkt| sink.packet(pkt))?;
+        done_before += r.bytes_read;
+        if let Some(w) = &r.warning {
+            warnings.push(format!("{}: {w}", path.display()));
+        }
+        read.add(&r);
+    }
+    read.warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+    Ok(sink.finish(read))
+}
+
+/// The single-threaded [`Analyzer`] or the sharded pipeline, by `cfg.threads`.
+enum PacketSink {
+    One(Box<Analyzer>),
+    Sharded(Box<ShardedAnalyzer>),
+}
+
+impl PacketSink {
+    fn new(name: &str, cfg: &AnalyzeConfig) -> PacketSink {
+        if cfg.threads > 1 {
+            PacketSink::Sharded(Box::new(ShardedAnalyzer::new(name, cfg, cfg.threads)))
+        } else {
+            PacketSink::One(Box::new(Analyzer::new(name, cfg)))
+        }
+    }
+
+    fn packet(&mut self, pkt: &Packet<'_>) {
+        match self {
+            PacketSink::One(a) => a.packet(pkt),
+            PacketSink::Sharded(s) => s.packet(pkt),
+        }
+    }
+
+    fn finish(self, read: ReadStats) -> CaptureReport {
+        match self {
+            PacketSink::One(a) => a.finish(read),
+            PacketSink::Sharded(s) => s.finish(read),
+        }
+    }
 }

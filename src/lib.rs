@@ -13,6 +13,7 @@ pub mod diff;
 pub mod engine;
 pub mod findings;
 pub mod flow;
+pub mod pipeline;
 pub mod reader;
 pub mod report;
 pub mod tls;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 
-use dbwire::analyze::{analyze_file, AnalyzeConfig, CaptureReport};
+use dbwire::analyze::{analyze_file, analyze_files_as_one, AnalyzeConfig, CaptureReport};
 use dbwire::engine::EngineKind;
 use dbwire::findings::policy::Policy;
 use dbwire::findings::{CheckContext, Severity};
@@ -112,6 +112,18 @@ struct Args {
     /// No progress bar, no live status line.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Analysis threads (default: the number of CPU cores). With N > 1 one more thread
+    /// reads and decodes, and connections are spread over N workers; the report is the
+    /// same for any N.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Analyse all inputs as ONE capture (e.g. files rotated by `tcpdump -C`/`-G`):
+    /// files are read in the order of their first packet, and a connection that spans
+    /// files is one connection. Default: one report per file.
+    #[arg(long, visible_alias = "as-one")]
+    merge: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -237,6 +249,11 @@ fn check_context(args: &Args) -> Result<CheckContext> {
 fn config(args: &Args) -> Result<AnalyzeConfig> {
     let mut cfg = config_from(&args.ports, args.show_literals)?;
     cfg.checks = std::sync::Arc::new(check_context(args)?);
+    cfg.threads = match args.threads {
+        Some(0) => bail!("--threads 0: expected at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     Ok(cfg)
 }
 
@@ -263,6 +280,9 @@ fn config_from(ports: &[String], show_literals: bool) -> Result<AnalyzeConfig> {
 
 fn is_capture_name(p: &Path) -> bool {
     let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    // `tcpdump -C` appends a counter to rotated files: `dump.pcap`, `dump.pcap1`, ...
+    let name = name.trim_end_matches(|c: char| c.is_ascii_digit());
     [".pcap", ".pcapng", ".cap"].iter().any(|ext| name.ends_with(ext))
 }
 
@@ -276,7 +296,7 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             walk(input, &mut found, 0).with_context(|| format!("{}", input.display()))?;
             found.sort();
             if found.is_empty() {
-                bail!("{}: no capture files (*.pcap, *.pcapng, *.cap) in this folder", input.display());
+                bail!("{}: no capture files (*.pcap, *.pcapng, *.cap, optionally .gz) in this folder", input.display());
             }
             out.extend(found);
         } else {
@@ -334,7 +354,19 @@ fn run() -> Result<ExitCode> {
     let mut reports: Vec<CaptureReport> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let mut done_before = 0u64;
-    for f in &files {
+    if args.merge {
+        let name = args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let mut progress = |n: u64| {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        };
+        match analyze_files_as_one(&files, &name, &cfg, &mut progress) {
+            Ok(r) => reports.push(r),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    for f in files.iter().filter(|_| !args.merge) {
         let mut progress = |n: u64| {
             if let Some(b) = &bar {
                 b.set_position(done_before + n);

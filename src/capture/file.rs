@@ -17,6 +17,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock, OptionCode};
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -62,6 +64,17 @@ pub struct ReadStats {
 }
 
 impl ReadStats {
+    /// Add the counters of another file read into the same analysis (warnings are left
+    /// to the caller, which knows the file names).
+    pub fn add(&mut self, o: &ReadStats) {
+        self.packets += o.packets;
+        self.bytes_read += o.bytes_read;
+        self.snaplen_truncated += o.snaplen_truncated;
+        self.unknown_interface += o.unknown_interface;
+        self.bad_tsresol += o.bad_tsresol;
+        self.sections += o.sections;
+    }
+
     fn warn(&mut self, msg: String) {
         match &mut self.warning {
             Some(w) => {
@@ -87,6 +100,60 @@ pub enum CaptureFormat {
 pub struct CaptureFile {
     path: PathBuf,
     format: CaptureFormat,
+    /// The file is gzip-compressed (magic `1f 8b`, RFC 1952 §2.3.1); it is inflated as
+    /// it is read, never whole.
+    gzip: bool,
+}
+
+/// Gzip member magic (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Read into `buf` until it is full or the source ends; returns the bytes read.
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// A reader whose first error ends the stream instead, recording that it happened.
+struct SoftEnd<R> {
+    inner: R,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for SoftEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.failed.store(true, Ordering::Relaxed);
+                    return Ok(0);
+                }
+                ok => return ok,
+            }
+        }
+    }
+}
+
+/// Buffer between the file and the gzip decoder (the inflated data goes to the
+/// parser's own buffer).
+const GZIP_INPUT_BUFFER: usize = 256 << 10;
+
+/// Inflate a gzip stream as it is read. Several members in a row (`cat a.gz b.gz`) are
+/// one stream, as gzip(1) treats them.
+fn gunzip(file: File) -> flate2::read::MultiGzDecoder<std::io::BufReader<File>> {
+    flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(GZIP_INPUT_BUFFER, file))
 }
 
 /// Recognise the first four bytes of a capture file.
@@ -105,28 +172,52 @@ fn format_from_magic(m: [u8; 4]) -> Option<CaptureFormat> {
 }
 
 impl CaptureFile {
-    /// Open `path` and check its magic number.
+    /// Open `path` and check its magic number. A gzip-compressed file is recognised by
+    /// its own magic (not its name) and the capture's magic is read from inside it.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let io = |source| CaptureError::Io { path: path.to_path_buf(), source };
         let mut f = File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
-        let mut got = 0;
-        while got < magic.len() {
-            match f.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
-            }
-        }
+        let mut got = read_up_to(&mut f, &mut magic).map_err(io)?;
         if got == 0 {
             return Err(CaptureError::Corrupt { path: path.to_path_buf(), msg: "empty file".into() });
         }
+        let gzip = got >= 2 && magic[..2] == GZIP_MAGIC;
+        if gzip {
+            let f = File::open(path).map_err(io)?;
+            magic = [0u8; 4];
+            got = read_up_to(&mut gunzip(f), &mut magic).map_err(|e| CaptureError::Corrupt {
+                path: path.to_path_buf(),
+                msg: format!("gzip-compressed, but cannot be decompressed ({e})"),
+            })?;
+            if got == 0 {
+                return Err(CaptureError::Corrupt {
+                    path: path.to_path_buf(),
+                    msg: "gzip-compressed, but empty inside".into(),
+                });
+            }
+        }
         let format = if got < 4 { None } else { format_from_magic(magic) };
         match format {
-            Some(format) => Ok(CaptureFile { path: path.to_path_buf(), format }),
+            Some(format) => Ok(CaptureFile { path: path.to_path_buf(), format, gzip }),
             None => Err(CaptureError::NotACapture { path: path.to_path_buf() }),
         }
+    }
+
+    /// The file is gzip-compressed.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Timestamp of the first packet, or `None` when the file has no packet. Reads only
+    /// as far as that packet.
+    pub fn first_timestamp(&mut self) -> Result<Option<Timestamp>, CaptureError> {
+        let mut first = None;
+        self.read_packets(&mut |_| {}, &mut |pkt| {
+            first = Some(pkt.ts);
+            false
+        })?;
+        Ok(first)
     }
 
     pub fn path(&self) -> &Path {
@@ -152,17 +243,45 @@ impl CaptureFile {
         on_progress: &mut dyn FnMut(u64),
         on_packet: &mut dyn FnMut(&Packet<'_>),
     ) -> Result<ReadStats, CaptureError> {
+        self.read_packets(on_progress, &mut |pkt| {
+            on_packet(pkt);
+            true
+        })
+    }
+
+    /// [`CaptureFile::for_each`] that stops as soon as `on_packet` returns false.
+    fn read_packets(
+        &mut self,
+        on_progress: &mut dyn FnMut(u64),
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) -> Result<ReadStats, CaptureError> {
         let file = File::open(&self.path).map_err(|source| CaptureError::Io { path: self.path.clone(), source })?;
         // Used to tell a record that runs past the end of the file from one that only
-        // needs a bigger buffer, without allocating for a corrupt length.
-        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, file) {
+        // needs a bigger buffer, without allocating for a corrupt length. Unknown for a
+        // compressed file: there the decoder reports a stream that ends early.
+        let file_len = if self.gzip { u64::MAX } else { file.metadata().map(|m| m.len()).unwrap_or(u64::MAX) };
+        // A damaged or cut gzip stream ends the input like the end of a file would, so
+        // that everything inflated before is analysed; the flag turns it into a warning.
+        let gzip_failed = Arc::new(AtomicBool::new(false));
+        let source: Box<dyn Read + Send> = if self.gzip {
+            Box::new(SoftEnd { inner: gunzip(file), failed: gzip_failed.clone() })
+        } else {
+            Box::new(file)
+        };
+        let header_error = |what: &str| {
+            if self.gzip {
+                format!("{what} (or the gzip stream is damaged)")
+            } else {
+                what.to_string()
+            }
+        };
+        let mut rdr = match pcap_parser::create_reader(INITIAL_BUFFER, source) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(self.corrupt("empty file".into())),
             Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                return Err(self.corrupt("file header truncated".into()))
+                return Err(self.corrupt(header_error("file header truncated")))
             }
-            Err(PcapError::ReadError) => return Err(self.corrupt("read error on file header".into())),
+            Err(PcapError::ReadError) => return Err(self.corrupt(header_error("read error on file header"))),
             Err(_) => return Err(self.corrupt("bad pcap/pcapng file header".into())),
         };
 
@@ -175,10 +294,19 @@ impl CaptureFile {
         let mut stalled_at: Option<usize> = None;
 
         loop {
-            // Common case first: an Enhanced Packet Block read straight from the buffer.
-            if let Some(len) = st.fast_epb(rdr.data(), &mut stats, on_packet) {
+            // Common case first: a legacy record or an Enhanced Packet Block read straight
+            // from the buffer. `consume_noshift`: the unread tail is moved to the front
+            // once per refill, not every time half the buffer has been used.
+            let fast = match st.legacy {
+                Some(_) => st.fast_legacy(rdr.data(), &mut stats, on_packet),
+                None => st.fast_epb(rdr.data(), &mut stats, on_packet),
+            };
+            if let Some(len) = fast {
                 stalled_at = None;
-                rdr.consume(len);
+                rdr.consume_noshift(len);
+                if st.stop {
+                    break;
+                }
                 continue;
             }
             let step = match rdr.next() {
@@ -197,6 +325,9 @@ impl CaptureFile {
                 Step::Consume(offset) => {
                     stalled_at = None;
                     rdr.consume(offset);
+                    if st.stop {
+                        break;
+                    }
                 }
                 Step::Eof => break,
                 Step::Refill | Step::Grow => {
@@ -274,6 +405,10 @@ impl CaptureFile {
             }
         }
         stats.bytes_read = rdr.consumed() as u64;
+        if gzip_failed.load(Ordering::Relaxed) {
+            stats
+                .warn(format!("compressed data damaged or cut short (truncated .gz?) after {} packets", stats.packets));
+        }
         if stats.unknown_interface > 0 {
             let n = stats.unknown_interface;
             stats.warn(format!("{n} packets on undeclared pcapng interfaces skipped"));
@@ -311,8 +446,11 @@ struct Interface {
 
 #[derive(Default)]
 struct ReadState {
-    /// Legacy pcap: link type and whether the fraction field counts nanoseconds.
+    /// Legacy pcap: link type, whether the fraction field counts nanoseconds, and
+    /// whether the file is big-endian.
     legacy: Option<(LinkType, bool, bool)>,
+    /// Legacy pcap in Kuznetzov's modified format (24-byte record headers).
+    legacy_modified: bool,
     /// pcapng: interfaces of the current section, by index.
     ifaces: Vec<Interface>,
     /// pcapng: byte order of the current section.
@@ -320,19 +458,27 @@ struct ReadState {
     /// Timestamp of the previous packet, lent to Simple Packet Blocks (which have none)
     /// so time-based logic downstream sees a plausible clock.
     last_ts: Timestamp,
+    /// The consumer asked to stop.
+    stop: bool,
 }
 
 impl ReadState {
-    fn handle(&mut self, block: PcapBlockOwned<'_>, stats: &mut ReadStats, on_packet: &mut dyn FnMut(&Packet<'_>)) {
+    fn handle(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        stats: &mut ReadStats,
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.legacy = Some((LinkType(h.network.0 as u32), h.is_nanosecond_precision(), h.is_bigendian()));
+                self.legacy_modified = h.is_modified_format();
             }
             PcapBlockOwned::Legacy(b) => {
                 let (link, nanos, _) = self.legacy.unwrap_or((LinkType::ETHERNET, false, false));
                 let frac = if nanos { b.ts_usec as u64 } else { b.ts_usec as u64 * 1000 };
                 let ts = Timestamp((b.ts_sec as u64 * 1_000_000_000).saturating_add(frac));
-                deliver(stats, on_packet, ts, link, b.data, b.origlen);
+                self.stop |= !deliver(stats, on_packet, ts, link, b.data, b.origlen);
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 // §4.1: interface indexes restart in every section.
@@ -351,7 +497,7 @@ impl ReadState {
                 };
                 let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
                 self.last_ts = ts;
-                deliver(stats, on_packet, ts, iface.link, epb.packet_data(), epb.origlen);
+                self.stop |= !deliver(stats, on_packet, ts, iface.link, epb.packet_data(), epb.origlen);
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 // §4.4: an SPB belongs to interface 0 and has no timestamp.
@@ -363,10 +509,43 @@ impl ReadState {
                 if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
                     data = data.get(..iface.snaplen as usize).unwrap_or(data);
                 }
-                deliver(stats, on_packet, self.last_ts, iface.link, data, spb.origlen);
+                self.stop |= !deliver(stats, on_packet, self.last_ts, iface.link, data, spb.origlen);
             }
             PcapBlockOwned::NG(_) => {}
         }
+    }
+
+    /// Deliver the legacy pcap record (draft-ietf-opsawg-pcap §5: ts_sec, ts_frac,
+    /// caplen, origlen, then caplen bytes) at the start of `data` without going through
+    /// pcap-parser's iterator, the per-packet cost that matters most on big files. The
+    /// record is read exactly as pcap-parser reads it. Returns the record length to
+    /// consume, or `None` when the record is incomplete (or the format is the modified
+    /// one), leaving it to pcap-parser and the refill logic.
+    fn fast_legacy(
+        &mut self,
+        data: &[u8],
+        stats: &mut ReadStats,
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
+    ) -> Option<usize> {
+        let (link, nanos, be) = self.legacy?;
+        if self.legacy_modified {
+            return None;
+        }
+        let hdr: &[u8; 16] = data.get(..16)?.try_into().ok()?;
+        let word = |at: usize| {
+            let b = [hdr[at], hdr[at + 1], hdr[at + 2], hdr[at + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (ts_sec, ts_frac, caplen, origlen) = (word(0), word(4), word(8) as usize, word(12));
+        let pkt = data.get(16..16usize.checked_add(caplen)?)?;
+        let frac = if nanos { u64::from(ts_frac) } else { u64::from(ts_frac) * 1000 };
+        let ts = Timestamp((u64::from(ts_sec) * 1_000_000_000).saturating_add(frac));
+        self.stop |= !deliver(stats, on_packet, ts, link, pkt, origlen);
+        Some(16 + caplen)
     }
 
     /// Deliver an Enhanced Packet Block (§4.3) at the start of `data` without going
@@ -378,7 +557,7 @@ impl ReadState {
         &mut self,
         data: &[u8],
         stats: &mut ReadStats,
-        on_packet: &mut dyn FnMut(&Packet<'_>),
+        on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
     ) -> Option<usize> {
         if self.legacy.is_some() || stats.sections == 0 {
             return None;
@@ -405,7 +584,7 @@ impl ReadState {
             Some(iface) => {
                 let ts = ng_timestamp(high, low, iface);
                 self.last_ts = ts;
-                deliver(stats, on_packet, ts, iface.link, pkt, origlen);
+                self.stop |= !deliver(stats, on_packet, ts, iface.link, pkt, origlen);
             }
             None => stats.unknown_interface += 1,
         }
@@ -434,20 +613,21 @@ impl ReadState {
     }
 }
 
+/// Hand one packet out; false when the consumer wants no more.
 fn deliver(
     stats: &mut ReadStats,
-    on_packet: &mut dyn FnMut(&Packet<'_>),
+    on_packet: &mut dyn FnMut(&Packet<'_>) -> bool,
     ts: Timestamp,
     link: LinkType,
     data: &[u8],
     orig_len: u32,
-) {
+) -> bool {
     let pkt = Packet { ts, link, data, orig_len };
     stats.packets += 1;
     if pkt.truncated() {
         stats.snaplen_truncated += 1;
     }
-    on_packet(&pkt);
+    on_packet(&pkt)
 }
 
 fn interface_from_idb(idb: &InterfaceDescriptionBlock<'_>, big_endian: bool, stats: &mut ReadStats) -> Interface {

@@ -121,6 +121,9 @@ impl Default for EngineConfig {
     }
 }
 
+/// Raw query texts remembered per connection by [`Observed::add_query`].
+const RECENT_RAW: usize = 8;
+
 /// Facts an engine observed on one connection, filled in as bytes arrive. The
 /// `findings` module turns them into a verdict.
 #[derive(Debug, Clone, Default)]
@@ -145,6 +148,13 @@ pub struct Observed {
     /// Redacted query texts (first `max_queries` distinct), and how many queries in all.
     pub queries: Vec<String>,
     pub query_count: u64,
+    /// Hashes of the last raw query texts already redacted: a query sent again verbatim
+    /// (extended-protocol Parse, a repeated statement) adds nothing new, so it skips
+    /// redaction. Seeded per run, so crafted texts cannot collide on purpose.
+    recent_raw: [u64; RECENT_RAW],
+    /// Valid entries of `recent_raw`, and where the next one goes.
+    recent_len: usize,
+    recent_at: usize,
     pub user: Option<String>,
     pub database: Option<String>,
     pub application_name: Option<String>,
@@ -183,8 +193,19 @@ impl Observed {
         if self.queries.len() >= cfg.max_queries {
             return;
         }
+        // Redaction is a pure function of the text (the configuration and dialect are
+        // fixed per connection): a text seen before changes nothing.
+        use std::hash::BuildHasher;
+        static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+        let h = SEED.get_or_init(foldhash::fast::RandomState::default).hash_one(raw);
+        if self.recent_raw[..self.recent_len].contains(&h) {
+            return;
+        }
+        self.recent_raw[self.recent_at] = h;
+        self.recent_at = (self.recent_at + 1) % RECENT_RAW;
+        self.recent_len = (self.recent_len + 1).min(RECENT_RAW);
         let text = sql::normalize(raw, dialect, cfg.show_literals, cfg.max_query_len);
-        if text.is_empty() || self.queries.iter().any(|q| *q == text) {
+        if text.is_empty() || self.queries.contains(&text) {
             return;
         }
         self.queries.push(text);
@@ -214,5 +235,44 @@ pub struct ConnCx<'a> {
 impl ConnCx<'_> {
     pub fn tls(&mut self) -> &mut TlsTracker {
         self.tls.get_or_insert_with(|| Box::new(TlsTracker::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_query_texts_are_counted_and_kept_once() {
+        let cfg = EngineConfig::default();
+        let mut obs = Observed::default();
+        let d = sql::Dialect::Postgres;
+        // Extended protocol: the same Parse text again and again.
+        for _ in 0..5 {
+            obs.add_query(&cfg, d, "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+        }
+        // Different literals, one redacted text.
+        obs.add_query(&cfg, d, "UPDATE t SET v = 1 WHERE id = 7");
+        obs.add_query(&cfg, d, "UPDATE t SET v = 2 WHERE id = 8");
+        assert_eq!(obs.query_count, 7);
+        assert_eq!(
+            obs.queries,
+            ["SELECT abalance FROM pgbench_accounts WHERE aid = $1", "UPDATE t SET v = ? WHERE id = ?"]
+        );
+        // More distinct texts than the recent-text memory holds, then an old one again:
+        // still one entry each (the redacted list itself de-duplicates).
+        for i in 0..RECENT_RAW + 2 {
+            obs.add_query(&cfg, d, &format!("SELECT c{i} FROM t"));
+        }
+        obs.add_query(&cfg, d, "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+        assert_eq!(obs.query_count, 7 + RECENT_RAW as u64 + 3);
+        assert_eq!(obs.queries.len(), cfg.max_queries);
+        assert_eq!(obs.queries.iter().filter(|q| q.contains("pgbench_accounts")).count(), 1);
+        // The same text under --show-literals keeps its literal.
+        let show = EngineConfig { show_literals: true, ..EngineConfig::default() };
+        let mut o2 = Observed::default();
+        o2.add_query(&show, d, "UPDATE t SET v = 1 WHERE id = 7");
+        o2.add_query(&show, d, "UPDATE t SET v = 1 WHERE id = 7");
+        assert_eq!(o2.queries, ["UPDATE t SET v = 1 WHERE id = 7"]);
     }
 }

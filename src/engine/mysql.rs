@@ -1252,7 +1252,11 @@ impl MysqlState {
                 };
                 match parse_query_text(p, attrs) {
                     Some(t) => {
-                        let t = String::from_utf8_lossy(t);
+                        // `from_utf8` checks ASCII a word at a time; lossy only if invalid.
+                        let t = match std::str::from_utf8(t) {
+                            Ok(s) => std::borrow::Cow::Borrowed(s),
+                            Err(_) => String::from_utf8_lossy(t),
+                        };
                         cx.obs.add_query(cx.cfg, sql::Dialect::Mysql, &t);
                     }
                     None => Observed::note(&mut cx.obs.anomalies, "mysql: COM_QUERY with unparsable query attributes"),

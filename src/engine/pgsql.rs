@@ -968,7 +968,11 @@ fn on_parameter_status(body: &[u8], obs: &mut Observed) {
 
 /// A query text from Query or Parse; `cut` when the message was longer than we buffer.
 fn on_query(q: &[u8], cut: bool, cx: &mut ConnCx<'_>) {
-    let raw = String::from_utf8_lossy(q);
+    // `from_utf8` checks ASCII a word at a time; the lossy walk only for invalid text.
+    let raw = match std::str::from_utf8(q) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(q),
+    };
     if cut {
         let mut s = raw.into_owned();
         s.push('…');

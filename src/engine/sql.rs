@@ -149,6 +149,12 @@ impl Out {
         if std::mem::take(&mut self.pending_space) {
             self.push_char(' ');
         }
+        // Fast path: the whole token fits (a byte count bounds the character count).
+        if self.chars.saturating_add(t.len()) <= self.max {
+            self.s.push_str(t);
+            self.chars += if t.is_ascii() { t.len() } else { t.chars().count() };
+            return;
+        }
         for ch in t.chars() {
             if self.cut {
                 return;

@@ -93,12 +93,18 @@ pub struct FlowConfig {
     pub server_ports: Vec<u16>,
 }
 
+/// The defaults keep peak memory flat (about 64 MiB at most in total, whatever the
+/// capture): 16,384 connections at once (a typical tracked connection holds 1-2 KiB;
+/// the least recently active is evicted, with a warning, when the table is full),
+/// 256 KiB of out-of-order data per direction and 16 MiB across all connections.
+/// Real database hosts rarely have more concurrent connections (PostgreSQL's default
+/// `max_connections` is 100, MariaDB's 151).
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            max_flows: 1_000_000,
-            max_ooo_per_direction: 1 << 20,
-            max_ooo_total: 256 << 20,
+            max_flows: 16_384,
+            max_ooo_per_direction: 256 << 10,
+            max_ooo_total: 16 << 20,
             idle_timeout_ns: 600 * 1_000_000_000,
             close_linger_ns: 5 * 1_000_000_000,
             server_ports: vec![5432, 3306],

@@ -527,7 +527,7 @@ impl TlsTracker {
                 s.cert_visibility = CertVisibility::Seen;
                 let mut errors = Vec::new();
                 for der in chain.iter().take(MAX_CERTS) {
-                    match crate::x509::summarize(der) {
+                    match crate::x509::summarize_cached(der) {
                         Ok(c) => {
                             s.certificates.push(c);
                             s.certificates_der.push(der.to_vec());

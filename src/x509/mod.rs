@@ -55,6 +55,36 @@ pub enum X509Error {
     Bundle(String),
 }
 
+/// Distinct certificates remembered per thread by [`summarize_cached`].
+const CERT_CACHE_ENTRIES: usize = 32;
+
+thread_local! {
+    /// Recently summarised certificates: (DER bytes, summary). A busy capture repeats the
+    /// same server chain in every handshake; parsing it once is enough.
+    static CERT_CACHE: std::cell::RefCell<Vec<(Box<[u8]>, CertSummary)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`summarize`], parsing each distinct certificate once: the last
+/// [`CERT_CACHE_ENTRIES`] certificates seen on this thread are looked up by their DER
+/// bytes (compared whole, so a lookup can never return another certificate's summary).
+/// Certificates that fail to parse are not cached.
+pub fn summarize_cached(der: &[u8]) -> Result<CertSummary, X509Error> {
+    let hit = CERT_CACHE.with(|c| c.borrow().iter().find(|(d, _)| **d == *der).map(|(_, s)| s.clone()));
+    if let Some(s) = hit {
+        return Ok(s);
+    }
+    let s = summarize(der)?;
+    CERT_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CERT_CACHE_ENTRIES {
+            c.remove(0);
+        }
+        c.push((der.into(), s.clone()));
+    });
+    Ok(s)
+}
+
 /// Summarise one DER certificate.
 ///
 /// Trailing bytes after the certificate are ignored; the fingerprint covers only the

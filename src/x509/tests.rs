@@ -87,3 +87,27 @@ proptest::proptest! {
         let _ = summarize(&d);
     }
 }
+
+#[test]
+fn cached_summary_is_the_certificates_own() {
+    let rsa = pem_to_der(pem!("server-rsa.pem"));
+    let ec = pem_to_der(pem!("server-ec.pem"));
+    let ca = pem_to_der(pem!("ca.pem"));
+    // Interleaved and repeated: each lookup must return its own certificate's summary.
+    for _ in 0..3 {
+        for der in [&rsa, &ec, &ca] {
+            assert_eq!(summarize_cached(der).unwrap(), summarize(der).unwrap());
+        }
+    }
+    assert_ne!(summarize_cached(&rsa).unwrap().sha256, summarize_cached(&ec).unwrap().sha256);
+    // More distinct certificates than the cache holds (the RSA leaf with one byte of
+    // trailing garbage each time is a distinct input with the same summary).
+    for i in 0..(CERT_CACHE_ENTRIES as u8 + 4) {
+        let mut d = rsa.clone();
+        d.push(i);
+        assert_eq!(summarize_cached(&d).unwrap(), summarize(&rsa).unwrap());
+    }
+    assert_eq!(summarize_cached(&ec).unwrap(), summarize(&ec).unwrap());
+    assert!(summarize_cached(&rsa[..rsa.len() / 2]).is_err());
+    CERT_CACHE.with(|c| assert!(c.borrow().len() <= CERT_CACHE_ENTRIES));
+}
