@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::capture::file::{CaptureError, CaptureFile, ReadStats};
 use crate::capture::{Packet, Timestamp};
-use crate::decode::{DecodeStats, Decoder};
+use crate::decode::{DecodeStats, Decoder, DefragLimits};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
 use crate::findings::{self, ConnectionReport};
@@ -21,6 +21,8 @@ pub struct AnalyzeConfig {
     pub engine: EngineConfig,
     pub flow: FlowConfig,
     pub ports: PortHints,
+    /// Limits of IP defragmentation.
+    pub defrag: DefragLimits,
 }
 
 /// Result of analysing one capture (one file, or several read as one).
@@ -66,7 +68,7 @@ impl Analyzer {
             engine_cfg: Arc::new(cfg.engine.clone()),
             ports: cfg.ports.clone(),
             table: FlowTable::new(flow_cfg),
-            decoder: Decoder::new(),
+            decoder: Decoder::with_defrag_limits(cfg.defrag),
             conns: Vec::new(),
             decode_errors: 0,
             first_decode_error: None,
@@ -149,6 +151,19 @@ impl Analyzer {
             warnings.push(format!(
                 "{} connection(s) evicted early because the flow table was full",
                 self.table.stats.evicted_flows
+            ));
+        }
+        let flows = &self.table.stats;
+        if flows.ooo_cap_hits > 0 {
+            warnings.push(format!(
+                "out-of-order buffer limit reached {} time(s), {} byte(s) skipped as gaps (--max-buffer, --max-buffer-total)",
+                flows.ooo_cap_hits, flows.ooo_cap_skipped_bytes
+            ));
+        }
+        if self.decoder.stats.fragments_dropped > 0 {
+            warnings.push(format!(
+                "{} IP fragment(s) dropped (defragmentation limits, timeouts, or inconsistent or cut fragments)",
+                self.decoder.stats.fragments_dropped
             ));
         }
         CaptureReport {

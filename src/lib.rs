@@ -15,4 +15,5 @@ pub mod flow;
 pub mod reader;
 pub mod report;
 pub mod tls;
+pub mod units;
 pub mod x509;
