@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: a C toolchain for crates that build C, and tcpdump,
-# which the capture tests use to check what was recorded.
-packages=(build-essential pkg-config)
+# Debian packages the tests use: a C toolchain for crates that build C, and GNU time,
+# which tests/hostile.rs uses to read dbwire's peak memory.
+packages=(build-essential pkg-config time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
