@@ -523,6 +523,54 @@ mod tests {
     }
 
     #[test]
+    fn mpls_label_stacks() {
+        let mac: &[u8] = &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb];
+        let one_label = cat(&[
+            mac,
+            &[/* ethertype MPLS unicast */ 0x88, 0x47],
+            &[/* label 16, TC 0, bottom of stack, TTL 64 */ 0x00, 0x01, 0x01, 0x40],
+            IPV4_TCP,
+        ]);
+        let two_labels_vlan = cat(&[
+            mac,
+            &[/* 802.1Q */ 0x81, 0x00, /* VLAN 7 */ 0x00, 0x07, /* MPLS */ 0x88, 0x47],
+            &[/* label 100, not bottom */ 0x00, 0x06, 0x40, 0x40],
+            &[/* label 200, bottom */ 0x00, 0x0c, 0x81, 0x40],
+            IPV4_TCP,
+        ]);
+        // RFC 4448 Ethernet pseudowire: control word of zeros, then the customer frame.
+        let pseudowire = cat(&[
+            mac,
+            &[0x88, 0x47, /* label, bottom */ 0x00, 0x02, 0x01, 0x40, /* control word */ 0, 0, 0, 0],
+            ETH_IPV4,
+            IPV4_TCP,
+        ]);
+        for frame in [&one_label, &two_labels_vlan, &pseudowire] {
+            let s = dec(&mut Decoder::new(), LinkType::ETHERNET, frame).unwrap().unwrap();
+            assert_v4(&s);
+        }
+        let v6 = cat(&[mac, &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40], IPV6_HBH_TCP]);
+        assert_v6(&dec(&mut Decoder::new(), LinkType::ETHERNET, &v6).unwrap().unwrap());
+
+        // Hostile: a stack that never ends, a cut label, and an unknown payload.
+        let endless = cat(&[mac, &[0x88, 0x47], &[0x00, 0x01, 0x00, 0x40].repeat(40)]);
+        assert_eq!(
+            dec(&mut Decoder::new(), LinkType::ETHERNET, &endless),
+            Err(DecodeError::Malformed("too many MPLS labels"))
+        );
+        let cut = cat(&[mac, &[0x88, 0x47, 0x00, 0x01]]);
+        assert!(dec(&mut Decoder::new(), LinkType::ETHERNET, &cut).is_err());
+        let other = cat(&[mac, &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0x81, 0, 0, 0]]);
+        assert_eq!(dec(&mut Decoder::new(), LinkType::ETHERNET, &other), Ok(None));
+        // Pseudowire inside pseudowire inside …: bounded, never a stack overflow.
+        let mut nested = IPV4_TCP.to_vec();
+        for _ in 0..50 {
+            nested = cat(&[mac, &[0x88, 0x47, 0x00, 0x02, 0x01, 0x40, 0, 0, 0, 0], &nested]);
+        }
+        assert_eq!(dec(&mut Decoder::new(), LinkType::ETHERNET, &nested), Ok(None));
+    }
+
+    #[test]
     fn ipv6_with_extension_header_on_raw_links() {
         let null_af30: &[u8] = &[/* AF_INET6 (macOS), little-endian */ 0x1e, 0x00, 0x00, 0x00];
         let null_af10: &[u8] = &[/* AF_INET6 (Linux), big-endian */ 0x00, 0x00, 0x00, 0x0a];
