@@ -749,6 +749,64 @@ mod tests {
         assert_eq!(h.done[0].handler.data[0], b"q");
     }
 
+    /// Counts bytes and gaps per direction without keeping them.
+    #[derive(Default)]
+    struct Tally {
+        bytes: [u64; 2],
+        gaps: [u64; 2],
+    }
+
+    impl StreamHandler for Tally {
+        fn on_data(&mut self, dir: Direction, data: &[u8]) -> Interest {
+            self.bytes[dir.index()] += data.len() as u64;
+            Interest::More
+        }
+        fn on_gap(&mut self, dir: Direction, len: u64) {
+            self.gaps[dir.index()] += len;
+        }
+    }
+
+    #[test]
+    fn long_window_scaled_flow_wraps_twice_and_survives_losses() {
+        // 9 GiB in 64 KiB segments: sequence numbers wrap twice. A window-scaled sender
+        // keeps megabytes in flight, so after each loss far more arrives out of order
+        // than the per-direction cap (1 MiB) holds: the cap bites and the hole becomes a
+        // gap, and the stream goes on.
+        const SEG: usize = 64 << 10;
+        let segments = (9u64 << 30) / SEG as u64;
+        let data = vec![0x42u8; SEG];
+        let cfg = FlowConfig::default();
+        let cap = cfg.max_ooo_per_direction;
+        let mut table: FlowTable<Tally> = FlowTable::new(cfg);
+        let mut done = Vec::new();
+        let isn = 0xfff0_0000u32;
+        let mut feed = |table: &mut FlowTable<Tally>, s: &TcpSegment<'_>, t: u64| {
+            table.process(s, Timestamp(t), &mut |_| Tally::default(), &mut |c| done.push(c));
+        };
+        feed(&mut table, &seg(CL, SV, isn, 0, "S", b""), 0);
+        feed(&mut table, &seg(SV, CL, 77, isn.wrapping_add(1), "SA", b""), 0);
+        let mut lost = 0u64;
+        for k in 0..segments {
+            if k % 20_000 == 19_999 {
+                lost += 1;
+                continue;
+            }
+            let seq = isn.wrapping_add(1).wrapping_add((k * SEG as u64) as u32);
+            feed(&mut table, &seg(CL, SV, seq, 78, "A", &data), k * 1000);
+            assert!(table.buffered_bytes() <= cap);
+        }
+        let end = isn.wrapping_add(1).wrapping_add((segments * SEG as u64) as u32);
+        feed(&mut table, &seg(CL, SV, end, 78, "AF", b""), segments * 1000);
+        feed(&mut table, &seg(SV, CL, 78, end.wrapping_add(1), "AF", b""), segments * 1000);
+        table.finish_all(&mut |c| done.push(c));
+        assert_eq!(done.len(), 1);
+        let c = &done[0];
+        assert!(lost >= 7);
+        assert_eq!(c.handler.gaps[0], lost * SEG as u64);
+        assert_eq!(c.handler.bytes[0] + c.handler.gaps[0], segments * SEG as u64);
+        assert!(table.stats.ooo_cap_hits >= lost);
+    }
+
     #[test]
     fn wrap_around_2_pow_32() {
         let mut h = Harness::new(FlowConfig::default());
