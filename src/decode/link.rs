@@ -177,3 +177,52 @@ fn bsd_null(data: &[u8], network_order_first: bool) -> Result<Net<'_>, DecodeErr
     }
     Ok(Net::NotIp)
 }
+
+/// EtherType of Transparent Ethernet Bridging (an Ethernet frame inside GRE).
+const ETHERTYPE_TEB: u16 = 0x6558;
+/// ERSPAN type II (GRE with sequence number, then an 8-byte ERSPAN header and the frame).
+const ETHERTYPE_ERSPAN_II: u16 = 0x88be;
+/// ERSPAN type III (12-byte header, 20 with the optional platform sub-header).
+const ETHERTYPE_ERSPAN_III: u16 = 0x22eb;
+
+/// A GRE header (RFC 2784 §2.1 with the key and sequence fields of RFC 2890 §2): flags
+/// and version (2), protocol type (2), then 4 bytes each for checksum (C), key (K) and
+/// sequence number (S) when their flag is set. The protocol type is an EtherType.
+pub(crate) fn gre(data: &[u8]) -> Result<Net<'_>, DecodeError> {
+    let flags = be16(data, 0).ok_or(DecodeError::Malformed("GRE header truncated"))?;
+    let proto = be16(data, 2).ok_or(DecodeError::Malformed("GRE header truncated"))?;
+    if flags & 0x7 != 0 {
+        // Version 1 is PPTP's enhanced GRE: PPP inside, not followed.
+        return Ok(Net::NotIp);
+    }
+    let optional = [0x8000u16, 0x2000, 0x1000].iter().filter(|&&bit| flags & bit != 0).count();
+    let rest = data.get(4 + 4 * optional..).ok_or(DecodeError::Malformed("GRE header truncated"))?;
+    match proto {
+        ETHERTYPE_TEB => ethernet(rest),
+        ETHERTYPE_ERSPAN_II => ethernet(rest.get(8..).ok_or(DecodeError::Malformed("ERSPAN header truncated"))?),
+        ETHERTYPE_ERSPAN_III => {
+            // Bit 0 of the last byte (O) announces the 8-byte platform sub-header.
+            let h = rest.get(..12).ok_or(DecodeError::Malformed("ERSPAN header truncated"))?;
+            let skip = if h[11] & 1 == 1 { 20 } else { 12 };
+            ethernet(rest.get(skip..).ok_or(DecodeError::Malformed("ERSPAN header truncated"))?)
+        }
+        _ => by_ethertype(proto, rest),
+    }
+}
+
+/// IANA port of VXLAN (RFC 7348 §5).
+const VXLAN_PORT: u16 = 4789;
+
+/// A UDP datagram to the VXLAN port with the I flag set (RFC 7348 §5: 8-byte UDP header,
+/// then flags (1), reserved (3), VNI (3), reserved (1)) carries an Ethernet frame.
+/// `None` for any other UDP.
+pub(crate) fn vxlan(udp: &[u8]) -> Option<Result<Net<'_>, DecodeError>> {
+    if be16(udp, 2)? != VXLAN_PORT {
+        return None;
+    }
+    let flags = *udp.get(8)?;
+    if flags & 0x08 == 0 {
+        return None;
+    }
+    Some(ethernet(udp.get(16..).unwrap_or(&[])))
+}
