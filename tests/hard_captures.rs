@@ -88,7 +88,7 @@ fn one_session_across_two_interfaces_with_fragments_vlan_and_mpls() {
     // Interface 0: Ethernet towards the server. Interface 1: raw IP from the server.
     let mut f = [shb(), idb(1), idb(101)].concat();
     let mut t = t0;
-    let mut to_server = |f: &mut Vec<u8>, frame: Vec<u8>, t: &mut u64| {
+    let to_server = |f: &mut Vec<u8>, frame: Vec<u8>, t: &mut u64| {
         f.extend(epb(0, *t, &frame));
         *t += 1_000;
     };

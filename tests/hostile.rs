@@ -61,7 +61,7 @@ fn run_measured(args: &[&str], dir: &Path) -> Option<(Output, u64)> {
         .output()
         .expect("run dbwire under time");
     let rss = std::fs::read_to_string(&rss_file).expect("time output");
-    let kib = rss.lines().filter_map(|l| l.trim().parse::<u64>().ok()).last().expect("peak RSS in KiB");
+    let kib = rss.lines().filter_map(|l| l.trim().parse::<u64>().ok()).next_back().expect("peak RSS in KiB");
     Some((out, kib))
 }
 
@@ -71,7 +71,7 @@ fn number_before(stderr: &str, marker: &str) -> u64 {
     line[..at]
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
-        .last()
+        .next_back()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count before {marker:?} in {line:?}"))
 }
