@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # the `live` feature (live capture); real PostgreSQL 15 and MariaDB servers and clients,
 # and openssl for their throwaway certificate, for the live-capture test (tests/live.rs,
 # which starts the servers itself through scripts/live-servers.sh); chromium opens the
-# HTML report as an auditor would (scripts/check-html-report.sh).
+# HTML report as an auditor would (scripts/check-html-report.sh); GNU time, which
+# tests/hostile.rs uses to read dbwire's peak memory.
 packages=(build-essential pkg-config libpcap-dev postgresql-15 postgresql-client-15 mariadb-server
-  mariadb-client openssl chromium)
+  mariadb-client openssl chromium time)
 # tshark: tests/ja3_tshark.rs compares every JA3 with tshark's (skipped without it).
 packages+=(tshark)
 missing=()

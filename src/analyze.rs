@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::capture::file::{CaptureError, CaptureFile, ReadStats};
 use crate::capture::{Packet, Timestamp};
-use crate::decode::{DecodeStats, Decoder, TcpSegment};
+use crate::decode::{DecodeStats, Decoder, DefragLimits, TcpSegment};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
 use crate::findings::{self, CheckContext, ConnectionReport};
@@ -28,6 +28,8 @@ pub struct AnalyzeConfig {
     /// on the calling thread; N > 1 adds a reader thread that shards connections over N
     /// workers ([`crate::pipeline`]). The report is the same either way.
     pub threads: usize,
+    /// Limits of IP defragmentation.
+    pub defrag: DefragLimits,
 }
 
 /// Result of analysing one capture (one file, or several read as one).
@@ -75,7 +77,7 @@ impl Analyzer {
             checks: cfg.checks.clone(),
             ports: cfg.ports.clone(),
             table: FlowTable::new(flow_cfg),
-            decoder: Decoder::new(),
+            decoder: Decoder::with_defrag_limits(cfg.defrag),
             conns: Vec::new(),
             decode_errors: 0,
             first_decode_error: None,
@@ -213,6 +215,18 @@ impl CaptureParts {
         if flows.evicted_flows > 0 {
             warnings
                 .push(format!("{} connection(s) evicted early because the flow table was full", flows.evicted_flows));
+        }
+        if flows.ooo_cap_hits > 0 {
+            warnings.push(format!(
+                "out-of-order buffer limit reached {} time(s), {} byte(s) skipped as gaps (--max-buffer, --max-buffer-total)",
+                flows.ooo_cap_hits, flows.ooo_cap_skipped_bytes
+            ));
+        }
+        if self.decode.fragments_dropped > 0 {
+            warnings.push(format!(
+                "{} IP fragment(s) dropped (defragmentation limits, timeouts, or inconsistent or cut fragments)",
+                self.decode.fragments_dropped
+            ));
         }
         CaptureReport {
             path: self.name,

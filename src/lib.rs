@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod reader;
 pub mod report;
 pub mod tls;
+pub mod units;
 pub mod x509;

@@ -12,6 +12,7 @@ use dbwire::engine::EngineKind;
 use dbwire::findings::policy::Policy;
 use dbwire::findings::{CheckContext, Severity};
 use dbwire::report::{self, table::TableStyle};
+use dbwire::units;
 use dbwire::x509::validate::TrustStore;
 
 mod cli_live;
@@ -124,6 +125,33 @@ struct Args {
     /// files is one connection. Default: one report per file.
     #[arg(long, visible_alias = "as-one")]
     merge: bool,
+
+    /// Most TCP connections tracked at once; when full, the least recently active one is
+    /// finished early (counted and reported as a warning).
+    #[arg(long, value_name = "N")]
+    max_flows: Option<String>,
+
+    /// Out-of-order bytes buffered per connection direction (e.g. 256K, 1M). When it is
+    /// reached the stream skips the hole and reports a gap.
+    #[arg(long, value_name = "SIZE")]
+    max_buffer: Option<String>,
+
+    /// Out-of-order bytes buffered across all connections (e.g. 64M).
+    #[arg(long, value_name = "SIZE")]
+    max_buffer_total: Option<String>,
+
+    /// A connection without packets for this long (capture time) is finished
+    /// (e.g. 600, 90s, 10m).
+    #[arg(long, value_name = "DURATION")]
+    idle_timeout: Option<String>,
+
+    /// IP datagrams reassembled from fragments at once; when full, the oldest is dropped.
+    #[arg(long, value_name = "N")]
+    max_fragments: Option<String>,
+
+    /// Bytes held for IP fragments across all datagrams in progress (e.g. 4M).
+    #[arg(long, value_name = "SIZE")]
+    max_fragment_buffer: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -254,6 +282,7 @@ fn config(args: &Args) -> Result<AnalyzeConfig> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    limits(args, &mut cfg)?;
     Ok(cfg)
 }
 
@@ -276,6 +305,42 @@ fn config_from(ports: &[String], show_literals: bool) -> Result<AnalyzeConfig> {
         cfg.ports.set(port, kind);
     }
     Ok(cfg)
+}
+
+/// The memory and time limits (`--max-flows` …): sizes take K/M/G suffixes, durations
+/// s/m/h; counts and timeouts must be positive.
+fn limits(args: &Args, cfg: &mut AnalyzeConfig) -> Result<()> {
+    let count = |flag: &str, v: &str| -> Result<usize> {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| format!("{flag} {v:?}: expected a positive whole number"))
+    };
+    let size = |flag: &str, v: &str| units::parse_size(v).with_context(|| flag.to_string());
+    if let Some(v) = &args.max_flows {
+        cfg.flow.max_flows = count("--max-flows", v)?;
+    }
+    if let Some(v) = &args.max_buffer {
+        cfg.flow.max_ooo_per_direction = size("--max-buffer", v)?;
+    }
+    if let Some(v) = &args.max_buffer_total {
+        cfg.flow.max_ooo_total = size("--max-buffer-total", v)?;
+    }
+    if let Some(v) = &args.idle_timeout {
+        let ns = units::parse_duration_ns(v).with_context(|| "--idle-timeout".to_string())?;
+        if ns == 0 {
+            bail!("--idle-timeout {v:?}: must be longer than zero");
+        }
+        cfg.flow.idle_timeout_ns = ns;
+    }
+    if let Some(v) = &args.max_fragments {
+        cfg.defrag.max_datagrams = count("--max-fragments", v)?;
+    }
+    if let Some(v) = &args.max_fragment_buffer {
+        cfg.defrag.max_total_bytes = size("--max-fragment-buffer", v)?;
+    }
+    Ok(())
 }
 
 fn is_capture_name(p: &Path) -> bool {

@@ -217,7 +217,7 @@ impl ShardedAnalyzer {
             .collect();
         ShardedAnalyzer {
             name: name.to_string(),
-            decoder: Decoder::new(),
+            decoder: Decoder::with_defrag_limits(cfg.defrag),
             sharder: Sharder::new(threads),
             workers,
             decode_errors: 0,
@@ -272,11 +272,7 @@ impl ShardedAnalyzer {
             match handle.join() {
                 Ok((c, s)) => {
                     parts.push(c);
-                    flows.flows += s.flows;
-                    flows.evicted_flows += s.evicted_flows;
-                    flows.ooo_bytes_dropped += s.ooo_bytes_dropped;
-                    flows.gaps += s.gaps;
-                    flows.untracked_segments += s.untracked_segments;
+                    flows.add(&s);
                 }
                 Err(_) => failed += 1,
             }

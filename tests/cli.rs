@@ -143,3 +143,40 @@ fn bad_live_limits_exit_2() {
         one_line_error(&out);
     }
 }
+
+#[test]
+fn bad_limit_flags_are_one_line_errors() {
+    for args in [
+        &["--max-flows", "0", "x.pcap"][..],
+        &["--max-flows=-3", "x.pcap"][..],
+        &["--max-buffer", "5Q", "x.pcap"][..],
+        &["--max-buffer-total", "lots", "x.pcap"][..],
+        &["--idle-timeout", "0", "x.pcap"][..],
+        &["--idle-timeout", "1d", "x.pcap"][..],
+        &["--max-fragments", "none", "x.pcap"][..],
+        &["--max-fragment-buffer", "99999999999G", "x.pcap"][..],
+    ] {
+        let out = common::run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = one_line_error(&out);
+        assert!(err.contains(args[0].split('=').next().unwrap()), "the error names the flag: {err}");
+    }
+}
+
+/// A capture cut in the middle of a packet record (a tcpdump killed mid-write): the
+/// connections read so far are reported, a warning says the file is damaged, and the
+/// exit code is 3.
+#[test]
+fn file_cut_mid_record_gives_partial_report_and_exit_3() {
+    let full = std::fs::read(common::repo().join("captures/pg-plain.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.pcap");
+    // 7 bytes short: inside the last record's data.
+    std::fs::write(&p, &full[..full.len() - 7]).unwrap();
+    let (rows, out) = common::run_jsonl(&[&p], &[]);
+    common::assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("cut.pcap"), "{err}");
+    assert!(rows.iter().any(|r| r["engine"] == "postgresql"), "partial report: {rows:?}");
+}

@@ -132,7 +132,30 @@ fn decode_packet<'a>(
     defrag: &'a mut Defrag,
     pkt: &Packet<'a>,
 ) -> Result<Option<TcpSegment<'a>>, DecodeError> {
-    let (ip, want) = match link::strip(pkt.link, pkt.data)? {
+    decode_net(stats, defrag, link::strip(pkt.link, pkt.data)?, pkt.ts.0, 0)
+}
+
+/// Tunnels inside tunnels are followed this deep.
+const MAX_TUNNEL_DEPTH: usize = 4;
+
+/// GRE and VXLAN (as used by traffic mirroring) carry a whole inner packet: decode it
+/// instead of the tunnel. `None`: not a tunnel we follow.
+fn tunnel(ip_number: IpNumber, payload: &[u8]) -> Option<Result<Net<'_>, DecodeError>> {
+    match ip_number {
+        IpNumber::GRE => Some(link::gre(payload)),
+        IpNumber::UDP => link::vxlan(payload),
+        _ => None,
+    }
+}
+
+fn decode_net<'a>(
+    stats: &mut DecodeStats,
+    defrag: &'a mut Defrag,
+    net: Net<'a>,
+    ts: u64,
+    depth: usize,
+) -> Result<Option<TcpSegment<'a>>, DecodeError> {
+    let (ip, want) = match net {
         Net::Ipv4(b) => (b, Some(4)),
         Net::Ipv6(b) => (b, Some(6)),
         Net::Ip(b) => (b, None),
@@ -153,7 +176,6 @@ fn decode_packet<'a>(
     if want.is_some_and(|w| w != version) {
         return Err(DecodeError::Malformed("IP version does not match the link type"));
     }
-    let ts = pkt.ts.0;
     match slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -186,6 +208,11 @@ fn decode_packet<'a>(
                 };
             }
             let p = v4.payload();
+            if depth < MAX_TUNNEL_DEPTH && !p.incomplete {
+                if let Some(inner) = tunnel(p.ip_number, p.payload) {
+                    return decode_net(stats, defrag, inner?, ts, depth + 1);
+                }
+            }
             if p.ip_number != TCP {
                 if ext_err.is_some() {
                     return Err(DecodeError::Malformed("bad IPv4 authentication header"));
@@ -216,6 +243,11 @@ fn decode_packet<'a>(
                 // An atomic fragment (RFC 8200 §4.5, RFC 6946) is a whole datagram.
             }
             let p = v6.payload();
+            if depth < MAX_TUNNEL_DEPTH && !p.incomplete {
+                if let Some(inner) = tunnel(p.ip_number, p.payload) {
+                    return decode_net(stats, defrag, inner?, ts, depth + 1);
+                }
+            }
             if p.ip_number != TCP {
                 if ext_err.is_some() {
                     return Err(DecodeError::Malformed("bad or truncated IPv6 extension header"));
@@ -520,6 +552,123 @@ mod tests {
             assert_v4(&s.unwrap_or_else(|| panic!("{link:?}: no segment")));
             assert_eq!(d.stats.tcp_segments, 1);
         }
+    }
+
+    #[test]
+    fn mpls_label_stacks() {
+        let mac: &[u8] = &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb];
+        let one_label = cat(&[
+            mac,
+            &[/* ethertype MPLS unicast */ 0x88, 0x47],
+            &[/* label 16, TC 0, bottom of stack, TTL 64 */ 0x00, 0x01, 0x01, 0x40],
+            IPV4_TCP,
+        ]);
+        let two_labels_vlan = cat(&[
+            mac,
+            &[/* 802.1Q */ 0x81, 0x00, /* VLAN 7 */ 0x00, 0x07, /* MPLS */ 0x88, 0x47],
+            &[/* label 100, not bottom */ 0x00, 0x06, 0x40, 0x40],
+            &[/* label 200, bottom */ 0x00, 0x0c, 0x81, 0x40],
+            IPV4_TCP,
+        ]);
+        // RFC 4448 Ethernet pseudowire: control word of zeros, then the customer frame.
+        let pseudowire = cat(&[
+            mac,
+            &[0x88, 0x47, /* label, bottom */ 0x00, 0x02, 0x01, 0x40, /* control word */ 0, 0, 0, 0],
+            ETH_IPV4,
+            IPV4_TCP,
+        ]);
+        for frame in [&one_label, &two_labels_vlan, &pseudowire] {
+            let s = dec(&mut Decoder::new(), LinkType::ETHERNET, frame).unwrap().unwrap();
+            assert_v4(&s);
+        }
+        let v6 = cat(&[mac, &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40], IPV6_HBH_TCP]);
+        assert_v6(&dec(&mut Decoder::new(), LinkType::ETHERNET, &v6).unwrap().unwrap());
+
+        // Hostile: a stack that never ends, a cut label, and an unknown payload.
+        let endless = cat(&[mac, &[0x88, 0x47], &[0x00, 0x01, 0x00, 0x40].repeat(40)]);
+        assert_eq!(
+            dec(&mut Decoder::new(), LinkType::ETHERNET, &endless),
+            Err(DecodeError::Malformed("too many MPLS labels"))
+        );
+        let cut = cat(&[mac, &[0x88, 0x47, 0x00, 0x01]]);
+        assert!(dec(&mut Decoder::new(), LinkType::ETHERNET, &cut).is_err());
+        let other = cat(&[mac, &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0x81, 0, 0, 0]]);
+        assert_eq!(dec(&mut Decoder::new(), LinkType::ETHERNET, &other), Ok(None));
+        // Pseudowire inside pseudowire inside …: bounded, never a stack overflow.
+        let mut nested = IPV4_TCP.to_vec();
+        for _ in 0..50 {
+            nested = cat(&[mac, &[0x88, 0x47, 0x00, 0x02, 0x01, 0x40, 0, 0, 0, 0], &nested]);
+        }
+        assert_eq!(dec(&mut Decoder::new(), LinkType::ETHERNET, &nested), Ok(None));
+    }
+
+    /// An outer IPv4 header (10.9.9.1 → 10.9.9.2) with protocol `proto` around `inner`.
+    fn outer_v4(proto: u8, inner: &[u8]) -> Vec<u8> {
+        let total = (20 + inner.len()) as u16;
+        let t = total.to_be_bytes();
+        cat(&[
+            &[/* v4, IHL 5 */ 0x45, 0x00, t[0], t[1], /* id */ 0x00, 0x01, /* DF */ 0x40, 0x00],
+            &[/* TTL */ 0x40, proto, /* checksum */ 0x00, 0x00, 10, 9, 9, 1, 10, 9, 9, 2],
+            inner,
+        ])
+    }
+
+    #[test]
+    fn gre_and_vxlan_tunnels_are_followed() {
+        // GRE, no options, IPv4 inside (RFC 2784).
+        let gre_ip = outer_v4(47, &cat(&[&[/* flags, version 0 */ 0x00, 0x00, /* IPv4 */ 0x08, 0x00], IPV4_TCP]));
+        // GRE with key and sequence number (RFC 2890), Ethernet inside (0x6558).
+        let gre_teb = outer_v4(
+            47,
+            &cat(&[
+                &[
+                    /* K and S */ 0x30, 0x00, /* TEB */ 0x65, 0x58, /* key */ 0, 0, 0, 7,
+                    /* seq */ 0, 0, 0, 1,
+                ],
+                ETH_IPV4,
+                IPV4_TCP,
+            ]),
+        );
+        // ERSPAN type II: GRE with sequence number, 8-byte ERSPAN header, the frame.
+        let erspan = outer_v4(
+            47,
+            &cat(&[
+                &[/* S */ 0x10, 0x00, /* ERSPAN II */ 0x88, 0xbe, /* seq */ 0, 0, 0, 9],
+                &[/* version 1, VLAN 0, session 5, index */ 0x10, 0x00, 0x00, 0x05, 0, 0, 0, 0],
+                ETH_IPV4,
+                IPV4_TCP,
+            ]),
+        );
+        // VXLAN: UDP to 4789, I flag, VNI 100, then the Ethernet frame.
+        let vx_payload = cat(&[&[0x08, 0, 0, 0, 0, 0, 100, 0], ETH_IPV4, IPV4_TCP]);
+        let udp_len = ((8 + vx_payload.len()) as u16).to_be_bytes();
+        let vxlan = outer_v4(
+            17,
+            &cat(&[&[/* src port */ 0xc0, 0x00, /* dst 4789 */ 0x12, 0xb5, udp_len[0], udp_len[1], 0, 0], &vx_payload]),
+        );
+        for ip in [&gre_ip, &gre_teb, &erspan, &vxlan] {
+            let frame = cat(&[ETH_IPV4, ip]);
+            assert_v4(&dec(&mut Decoder::new(), LinkType::ETHERNET, &frame).unwrap().unwrap());
+            assert_v4(&dec(&mut Decoder::new(), LinkType::RAW, ip).unwrap().unwrap());
+        }
+
+        // Other UDP and PPTP's GRE version 1 are not tunnels we follow.
+        let mut not_vxlan = vxlan.clone();
+        not_vxlan[22..24].copy_from_slice(&53u16.to_be_bytes());
+        assert_eq!(dec(&mut Decoder::new(), LinkType::RAW, &not_vxlan), Ok(None));
+        let pptp = outer_v4(47, &[0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(dec(&mut Decoder::new(), LinkType::RAW, &pptp), Ok(None));
+        // A cut GRE header is malformed, never a panic.
+        let cut = outer_v4(47, &[0xb0, 0x00, 0x08, 0x00, 0, 0]);
+        assert!(dec(&mut Decoder::new(), LinkType::RAW, &cut).is_err());
+        // GRE in GRE in GRE …: followed a few levels deep, then given up.
+        let mut nested = IPV4_TCP.to_vec();
+        for _ in 0..MAX_TUNNEL_DEPTH {
+            nested = outer_v4(47, &cat(&[&[0x00, 0x00, 0x08, 0x00], &nested]));
+        }
+        assert_v4(&dec(&mut Decoder::new(), LinkType::RAW, &nested).unwrap().unwrap());
+        let deeper = outer_v4(47, &cat(&[&[0x00, 0x00, 0x08, 0x00], &nested]));
+        assert_eq!(dec(&mut Decoder::new(), LinkType::RAW, &deeper), Ok(None));
     }
 
     #[test]

@@ -70,11 +70,13 @@ pub fn normalize(raw: &str, dialect: Dialect, show_literals: bool, max_len: usiz
             }
         } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             let end = number_end(b, i);
-            if b.get(end).is_some_and(|&n| is_ident_byte(n)) {
-                // `1abc` is a name in MySQL (and junk in PostgreSQL): not a value.
-                let end = scan(b, i, is_ident_byte);
-                out.push_str(sl(raw, i, end));
-                i = end;
+            let name_end = scan(b, i, is_ident_byte);
+            if name_end > end {
+                // `1abc` is a name in MySQL (and junk in PostgreSQL): not a value. Only
+                // when the name runs past the number: `.5a` and `1.5e-3x` are a value
+                // then a name (and scanning a name from `.` would not move at all).
+                out.push_str(sl(raw, i, name_end));
+                i = name_end;
             } else {
                 out.literal(sl(raw, i, end), show_literals);
                 i = end;
@@ -445,6 +447,19 @@ mod tests {
         }
         let n = pg("select $q$alice@example.com$q$");
         assert!(!n.contains("alice"), "{n:?}");
+    }
+
+    /// Found by the `pgsql` and `mysql` fuzz targets: a number starting with `.` (or
+    /// after one) and running into letters made the lexer stop moving.
+    #[test]
+    fn number_running_into_a_name_always_advances() {
+        for d in [Dialect::Postgres, Dialect::Mysql] {
+            assert_eq!(normalize("SELECT .5a", d, false, 300), "SELECT ?a");
+            assert_eq!(normalize("SELECT 1.5abc", d, false, 300), "SELECT ?abc");
+            assert_eq!(normalize("x.5e3y.9z", d, false, 300), "x?y?z");
+            assert_eq!(normalize("SELECT 1e-5x", d, false, 300), "SELECT ?x");
+            assert_eq!(normalize("SELECT 1abc, 0x1Fg", d, false, 300), "SELECT 1abc, 0x1Fg");
+        }
     }
 
     #[test]

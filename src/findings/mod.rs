@@ -247,6 +247,7 @@ pub fn assess_with(capture: &str, meta: &ConnMeta, d: &Dissector, ctx: &CheckCon
         m.packets.swap(0, 1);
         m.bytes.swap(0, 1);
         m.gap_bytes.swap(0, 1);
+        m.overlap_conflict_bytes.swap(0, 1);
         swapped_meta = m;
         &swapped_meta
     } else {
@@ -434,6 +435,18 @@ fn findings(r: &ConnectionReport, meta: &ConnMeta, d: &Dissector) -> Vec<Finding
     let missing = meta.gap_bytes[0] + meta.gap_bytes[1];
     if missing > 0 {
         add("capture-gaps", Severity::Low, format!("{missing} byte(s) missing from the capture"));
+    }
+    let [to_server, to_client] = meta.overlap_conflict_bytes;
+    if to_server + to_client > 0 {
+        // Either a network device rewrote a retransmission or someone crafted the
+        // overlap (IDS evasion): the host may have used the other copy.
+        add(
+            "overlapping-data",
+            Severity::Medium,
+            format!(
+                "overlapping TCP segments carried different bytes ({to_server} to the server, {to_client} to the client); the first copy was analysed"
+            ),
+        );
     }
     out
 }

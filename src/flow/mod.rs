@@ -129,6 +129,9 @@ pub struct ConnMeta {
     pub bytes: [u64; 2],
     /// Bytes reported missing to the handler per direction.
     pub gap_bytes: [u64; 2],
+    /// Bytes per direction that arrived twice with different content (overlapping
+    /// segments); the first copy was used.
+    pub overlap_conflict_bytes: [u64; 2],
     pub fin_seen: bool,
     pub rst_seen: bool,
 }
@@ -150,6 +153,37 @@ pub struct FlowStats {
     pub ooo_bytes_dropped: u64,
     /// `on_gap` calls.
     pub gaps: u64,
+    /// Times an out-of-order buffer cap (per direction or total) made a stream skip a
+    /// hole instead of buffering, and the bytes skipped.
+    pub ooo_cap_hits: u64,
+    pub ooo_cap_skipped_bytes: u64,
+    /// Overlapping segments whose bytes differed from the copy already held.
+    pub overlap_conflicts: u64,
     /// Segments of unknown connections that did not start one (bare ACK/FIN/RST).
     pub untracked_segments: u64,
+}
+
+impl FlowStats {
+    /// Sum of two tables' counters (the workers of a sharded run).
+    pub fn add(&mut self, other: &FlowStats) {
+        // Destructured so that a new counter cannot be forgotten here.
+        let FlowStats {
+            flows,
+            evicted_flows,
+            ooo_bytes_dropped,
+            gaps,
+            ooo_cap_hits,
+            ooo_cap_skipped_bytes,
+            overlap_conflicts,
+            untracked_segments,
+        } = other;
+        self.flows += flows;
+        self.evicted_flows += evicted_flows;
+        self.ooo_bytes_dropped += ooo_bytes_dropped;
+        self.gaps += gaps;
+        self.ooo_cap_hits += ooo_cap_hits;
+        self.ooo_cap_skipped_bytes += ooo_cap_skipped_bytes;
+        self.overlap_conflicts += overlap_conflicts;
+        self.untracked_segments += untracked_segments;
+    }
 }

@@ -5,7 +5,10 @@
 //! work. In-order segments are passed to the sink straight from the captured packet;
 //! only segments that arrive ahead of the next expected sequence number are copied,
 //! into a sorted list of non-overlapping pieces. Overlaps keep the bytes that arrived
-//! first ("first wins"), whatever the later copy says.
+//! first ("first wins"), whatever the later copy says; where both copies were captured
+//! and differ, the differing bytes are reported to the sink (the receiving host may
+//! have kept the other copy, so what is reported can differ from what it saw). Bytes
+//! already delivered are not kept, so a retransmission that rewrites them goes unseen.
 
 use std::collections::VecDeque;
 
@@ -37,6 +40,12 @@ pub(crate) trait Sink {
     fn gap(&mut self, len: u64);
     /// Bytes thrown away without being delivered or reported as a gap.
     fn dropped(&mut self, len: u64);
+    /// A buffer cap bit: the stream skipped `len` missing bytes (already reported as a
+    /// gap) rather than buffer more.
+    fn capped(&mut self, len: u64);
+    /// Two copies of the same stream range held `len` different bytes; the first copy
+    /// was kept.
+    fn conflict(&mut self, len: u64);
 }
 
 /// Out-of-order bytes buffered across all flows of a table.
@@ -91,6 +100,17 @@ fn emit(seg: Seg<'_>, from: u32, to: u32, sink: &mut dyn Sink) -> Interest {
         sink.gap(u64::from(to - missing_from));
     }
     Interest::More
+}
+
+/// Bytes that differ where the captured data of two ranges (`a` from `a_seq`, `b` from
+/// `b_seq`) overlap.
+fn differing(a_seq: u32, a: &[u8], b_seq: u32, b: &[u8]) -> u64 {
+    let d = i64::from(diff(b_seq, a_seq));
+    let (a_from, b_from) = if d >= 0 { (d as usize, 0) } else { (0, d.unsigned_abs() as usize) };
+    let (Some(a), Some(b)) = (a.get(a_from..), b.get(b_from..)) else {
+        return 0;
+    };
+    a.iter().zip(b).filter(|(x, y)| x != y).count() as u64
 }
 
 /// Signed distance from `b` to `a` in sequence space.
@@ -182,7 +202,7 @@ impl Reassembler {
                 sink.dropped(u64::from(len));
                 return Interest::More;
             }
-            if self.try_buffer(seg, per_dir_cap, budget) {
+            if self.try_buffer(seg, per_dir_cap, budget, sink) {
                 return Interest::More;
             }
             // A cap bites: give up on the oldest hole. Skip to the first buffered piece,
@@ -192,6 +212,7 @@ impl Reassembler {
                 Some(p) if diff(p.seq, seq) < 0 => p.seq,
                 _ => seq,
             };
+            sink.capped(u64::from(diff(target, self.next).max(0).unsigned_abs()));
             self.skip_to(target, sink);
             if self.advance(None, budget, sink) == Interest::Done {
                 return Interest::Done;
@@ -271,6 +292,12 @@ impl Reassembler {
                     };
                     self.ooo_cost = self.ooo_cost.saturating_sub(piece.cost());
                     budget.used = budget.used.saturating_sub(piece.cost());
+                    if let Some(seg) = cur {
+                        let n = differing(piece.seq, &piece.data, seg.seq, seg.data);
+                        if n > 0 {
+                            sink.conflict(n);
+                        }
+                    }
                     let behind = off.unsigned_abs();
                     if behind < piece.len {
                         if emit(piece.view(), behind, piece.len, sink) == Interest::Done {
@@ -314,8 +341,9 @@ impl Reassembler {
     }
 
     /// Copy the parts of `seg` (which starts after `next`) not yet buffered into the
-    /// buffer. False, and nothing changed, when that would exceed a cap.
-    fn try_buffer(&mut self, seg: Seg<'_>, per_dir_cap: usize, budget: &mut Budget) -> bool {
+    /// buffer. False, and nothing changed, when that would exceed a cap. Overlaps with
+    /// differing bytes are reported to `sink` when the segment is taken.
+    fn try_buffer(&mut self, seg: Seg<'_>, per_dir_cap: usize, budget: &mut Budget, sink: &mut dyn Sink) -> bool {
         let base = self.next;
         // Offsets relative to `next`: all buffered pieces and `seg` start within
         // MAX_AHEAD of it, so these are ordered like the stream.
@@ -328,11 +356,13 @@ impl Reassembler {
         let first = self.ooo.partition_point(|p| rel(p.seq) + u64::from(p.len) <= start);
         let mut holes: Vec<(u64, u64)> = Vec::new();
         let mut cursor = start;
+        let mut conflicts = 0u64;
         for p in self.ooo.range(first..) {
             let ps = rel(p.seq);
             if ps >= end {
                 break;
             }
+            conflicts += differing(p.seq, &p.data, seg.seq, seg.data);
             if ps > cursor {
                 holes.push((cursor, ps));
             }
@@ -356,14 +386,15 @@ impl Reassembler {
             }
         }
         let cost: usize = pieces.iter().map(Piece::cost).sum();
-        if cost == 0 {
-            return true;
-        }
-        if self.ooo_cost + cost > per_dir_cap
-            || budget.used + cost > budget.cap
-            || self.ooo.len() + pieces.len() > MAX_PIECES
+        if cost > 0
+            && (self.ooo_cost + cost > per_dir_cap
+                || budget.used + cost > budget.cap
+                || self.ooo.len() + pieces.len() > MAX_PIECES)
         {
             return false;
+        }
+        if conflicts > 0 {
+            sink.conflict(conflicts);
         }
         self.ooo_cost += cost;
         budget.used += cost;
@@ -384,6 +415,8 @@ mod tests {
         out: Vec<u8>,
         gaps: Vec<u64>,
         dropped: u64,
+        capped: Vec<u64>,
+        conflicts: u64,
         done_after: Option<usize>,
     }
 
@@ -401,6 +434,12 @@ mod tests {
         }
         fn dropped(&mut self, len: u64) {
             self.dropped += len;
+        }
+        fn capped(&mut self, len: u64) {
+            self.capped.push(len);
+        }
+        fn conflict(&mut self, len: u64) {
+            self.conflicts += len;
         }
     }
 
@@ -447,6 +486,38 @@ mod tests {
         feed(&mut r, &mut b, &mut s, 3, b"bbbbbbbbbb"); // 3..13: only 3..5 and 9..13 new
         feed(&mut r, &mut b, &mut s, 1, b"cccccccccccccc"); // 1..15: in order, loses to buffer
         assert_eq!(s.out, b"ccbbAAAAbbbbcc");
+        // b vs A over 5..9 when b was buffered (4); then c against every buffered byte
+        // 3..13 (10).
+        assert_eq!(s.conflicts, 14);
+    }
+
+    #[test]
+    fn identical_overlaps_are_not_conflicts() {
+        let (mut r, mut b, mut s) = (Reassembler::default(), budget(), Rec::default());
+        r.on_syn(0);
+        let stream = b"0123456789abcdef";
+        feed(&mut r, &mut b, &mut s, 9, &stream[8..12]);
+        feed(&mut r, &mut b, &mut s, 7, &stream[6..14]);
+        feed(&mut r, &mut b, &mut s, 1, &stream[..10]);
+        feed(&mut r, &mut b, &mut s, 5, &stream[4..]);
+        assert_eq!(s.out, stream);
+        assert_eq!(s.conflicts, 0);
+    }
+
+    #[test]
+    fn conflict_counts_only_captured_differing_bytes() {
+        let (mut r, mut b, mut s) = (Reassembler::default(), budget(), Rec::default());
+        r.on_syn(0);
+        // 11..21 announced, only 11..14 captured (snap length).
+        r.on_segment(11, b"XYZ", 10, false, 1 << 16, &mut b, &mut s);
+        // 9..19 with "XY" matching at 11..13, 'q' differing at 13, the rest over bytes
+        // never captured.
+        r.on_segment(9, b"ab" as &[u8], 2, false, 1 << 16, &mut b, &mut s);
+        r.on_segment(11, b"XYqrstuv", 8, false, 1 << 16, &mut b, &mut s);
+        assert_eq!(s.conflicts, 1);
+        r.on_segment(1, b"01234567", 8, false, 1 << 16, &mut b, &mut s);
+        assert_eq!(s.out, b"01234567abXYZ");
+        assert_eq!(s.conflicts, 1);
     }
 
     #[test]
@@ -460,6 +531,7 @@ mod tests {
         r.on_segment(61, &[b'z'; 10], 10, false, cap, &mut b, &mut s);
         // The hole 1..21 is given up and x delivered; then z fits next to y.
         assert_eq!(s.gaps, vec![20]);
+        assert_eq!(s.capped, vec![20]);
         assert_eq!(s.out, vec![b'x'; 10]);
         assert_eq!(r.next_seq(), Some(31));
         r.flush(&mut b, &mut s);

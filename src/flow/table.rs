@@ -72,7 +72,9 @@ impl<H> Entry<H> {
 struct DirSink<'a, H> {
     handler: &'a mut H,
     dir: Direction,
-    gap_bytes: &'a mut u64,
+    /// The connection's [`ConnMeta::gap_bytes`] and [`ConnMeta::overlap_conflict_bytes`].
+    gap_bytes: &'a mut [u64; 2],
+    conflict_bytes: &'a mut [u64; 2],
     stats: &'a mut FlowStats,
 }
 
@@ -81,12 +83,20 @@ impl<H: StreamHandler> Sink for DirSink<'_, H> {
         self.handler.on_data(self.dir, data)
     }
     fn gap(&mut self, len: u64) {
-        *self.gap_bytes += len;
+        self.gap_bytes[self.dir.index()] += len;
         self.stats.gaps += 1;
         self.handler.on_gap(self.dir, len);
     }
     fn dropped(&mut self, len: u64) {
         self.stats.ooo_bytes_dropped += len;
+    }
+    fn capped(&mut self, len: u64) {
+        self.stats.ooo_cap_hits += 1;
+        self.stats.ooo_cap_skipped_bytes += len;
+    }
+    fn conflict(&mut self, len: u64) {
+        self.stats.overlap_conflicts += 1;
+        self.conflict_bytes[self.dir.index()] += len;
     }
 }
 
@@ -301,6 +311,7 @@ impl<H: StreamHandler> FlowTable<H> {
             packets: [0; 2],
             bytes: [0; 2],
             gap_bytes: [0; 2],
+            overlap_conflict_bytes: [0; 2],
             fin_seen: false,
             rst_seen: false,
         };
@@ -379,9 +390,13 @@ impl<H: StreamHandler> FlowTable<H> {
             }
             let [to_server, to_client] = &mut e.rx;
             let (rx, peer_rx) = if d == 0 { (to_server, to_client) } else { (to_client, to_server) };
-            let [gap_s, gap_c] = &mut e.meta.gap_bytes;
-            let (gap, peer_gap) = if d == 0 { (gap_s, gap_c) } else { (gap_c, gap_s) };
-            let mut sink = DirSink { handler: &mut e.handler, dir, gap_bytes: gap, stats: &mut self.stats };
+            let mut sink = DirSink {
+                handler: &mut e.handler,
+                dir,
+                gap_bytes: &mut e.meta.gap_bytes,
+                conflict_bytes: &mut e.meta.overlap_conflict_bytes,
+                stats: &mut self.stats,
+            };
             let mut interest = rx.on_segment(
                 data_seq,
                 seg.payload,
@@ -395,7 +410,8 @@ impl<H: StreamHandler> FlowTable<H> {
                 let mut sink = DirSink {
                     handler: &mut e.handler,
                     dir: dir.reverse(),
-                    gap_bytes: peer_gap,
+                    gap_bytes: &mut e.meta.gap_bytes,
+                    conflict_bytes: &mut e.meta.overlap_conflict_bytes,
                     stats: &mut self.stats,
                 };
                 interest = peer_rx.on_peer_ack(seg.ack, &mut self.budget, &mut sink);
@@ -453,10 +469,15 @@ impl<H: StreamHandler> FlowTable<H> {
         self.map.remove(&e.key);
         self.free.push(i);
         let [to_server, to_client] = &mut e.rx;
-        let [gap_s, gap_c] = &mut e.meta.gap_bytes;
-        for (dir, rx, gap) in [(Direction::ToServer, to_server, gap_s), (Direction::ToClient, to_client, gap_c)] {
+        for (dir, rx) in [(Direction::ToServer, to_server), (Direction::ToClient, to_client)] {
             if !e.done {
-                let mut sink = DirSink { handler: &mut e.handler, dir, gap_bytes: gap, stats: &mut self.stats };
+                let mut sink = DirSink {
+                    handler: &mut e.handler,
+                    dir,
+                    gap_bytes: &mut e.meta.gap_bytes,
+                    conflict_bytes: &mut e.meta.overlap_conflict_bytes,
+                    stats: &mut self.stats,
+                };
                 rx.flush(&mut self.budget, &mut sink);
             }
             rx.clear(&mut self.budget);
@@ -680,6 +701,118 @@ mod tests {
         h.feed(&seg(CL, SV, 1004, 5001, "A", b"XYZghi"), 4);
         h.finish();
         assert_eq!(h.done[0].handler.data[0], b"abcdefghi");
+    }
+
+    #[test]
+    fn overlap_conflict_is_counted_per_direction() {
+        let mut h = Harness::new(FlowConfig::default());
+        handshake(&mut h);
+        // "XYZghi" for 1004..1010 arrives first and is buffered; the in-order copy says
+        // "defghi" there: first wins, three bytes differ.
+        h.feed(&seg(CL, SV, 1004, 5001, "A", b"XYZghi"), 3);
+        h.feed(&seg(CL, SV, 1001, 5001, "A", b"abcdefghi"), 4);
+        // The server's side agrees with itself: no conflict there.
+        h.feed(&seg(SV, CL, 5003, 1010, "A", b"cd"), 4);
+        h.feed(&seg(SV, CL, 5001, 1010, "A", b"abcd"), 4);
+        h.finish();
+        let c = &h.done[0];
+        assert_eq!(c.handler.data[0], b"abcXYZghi");
+        assert_eq!(c.handler.data[1], b"abcd");
+        assert_eq!(c.meta.overlap_conflict_bytes, [3, 0]);
+        assert_eq!(h.table.stats.overlap_conflicts, 1);
+    }
+
+    #[test]
+    fn rst_mid_handshake_then_new_connection() {
+        let mut h = Harness::new(FlowConfig::default());
+        h.feed(&seg(CL, SV, 1000, 0, "S", b""), 0);
+        h.feed(&seg(SV, CL, 5000, 1001, "SA", b""), 1);
+        h.feed(&seg(CL, SV, 1001, 0, "R", b""), 2);
+        // The client tries again with a new ISN right away (within the close linger).
+        h.feed(&seg(CL, SV, 3000, 0, "S", b""), 3);
+        h.feed(&seg(SV, CL, 8000, 3001, "SA", b""), 3);
+        h.feed(&seg(CL, SV, 3001, 8001, "A", b"hello"), 4);
+        h.finish();
+        assert_eq!(h.done.len(), 2);
+        let (a, b) = (&h.done[0], &h.done[1]);
+        assert!(a.meta.rst_seen && a.meta.handshake_seen);
+        assert_eq!(a.meta.packets, [2, 1]);
+        assert!(a.handler.data[0].is_empty());
+        assert!(!b.meta.rst_seen);
+        assert_eq!(b.handler.data[0], b"hello");
+    }
+
+    #[test]
+    fn syn_retransmits_are_one_connection() {
+        let mut h = Harness::new(FlowConfig::default());
+        for t in 0..4 {
+            h.feed(&seg(CL, SV, 1000, 0, "S", b""), t * SEC);
+        }
+        h.feed(&seg(SV, CL, 5000, 1001, "SA", b""), 4 * SEC);
+        h.feed(&seg(SV, CL, 5000, 1001, "SA", b""), 5 * SEC);
+        h.feed(&seg(CL, SV, 1001, 5001, "A", b"q"), 5 * SEC);
+        h.finish();
+        assert_eq!(h.done.len(), 1);
+        assert_eq!(h.done[0].meta.packets, [5, 2]);
+        assert_eq!(h.done[0].handler.data[0], b"q");
+    }
+
+    /// Counts bytes and gaps per direction without keeping them.
+    #[derive(Default)]
+    struct Tally {
+        bytes: [u64; 2],
+        gaps: [u64; 2],
+    }
+
+    impl StreamHandler for Tally {
+        fn on_data(&mut self, dir: Direction, data: &[u8]) -> Interest {
+            self.bytes[dir.index()] += data.len() as u64;
+            Interest::More
+        }
+        fn on_gap(&mut self, dir: Direction, len: u64) {
+            self.gaps[dir.index()] += len;
+        }
+    }
+
+    #[test]
+    fn long_window_scaled_flow_wraps_twice_and_survives_losses() {
+        // 9 GiB in 64 KiB segments: sequence numbers wrap twice. A window-scaled sender
+        // keeps megabytes in flight, so after each loss far more arrives out of order
+        // than the per-direction cap (1 MiB) holds: the cap bites and the hole becomes a
+        // gap, and the stream goes on.
+        const SEG: usize = 64 << 10;
+        let segments = (9u64 << 30) / SEG as u64;
+        let data = vec![0x42u8; SEG];
+        let cfg = FlowConfig::default();
+        let cap = cfg.max_ooo_per_direction;
+        let mut table: FlowTable<Tally> = FlowTable::new(cfg);
+        let mut done = Vec::new();
+        let isn = 0xfff0_0000u32;
+        let mut feed = |table: &mut FlowTable<Tally>, s: &TcpSegment<'_>, t: u64| {
+            table.process(s, Timestamp(t), &mut |_| Tally::default(), &mut |c| done.push(c));
+        };
+        feed(&mut table, &seg(CL, SV, isn, 0, "S", b""), 0);
+        feed(&mut table, &seg(SV, CL, 77, isn.wrapping_add(1), "SA", b""), 0);
+        let mut lost = 0u64;
+        for k in 0..segments {
+            if k % 20_000 == 19_999 {
+                lost += 1;
+                continue;
+            }
+            let seq = isn.wrapping_add(1).wrapping_add((k * SEG as u64) as u32);
+            feed(&mut table, &seg(CL, SV, seq, 78, "A", &data), k * 1000);
+            assert!(table.buffered_bytes() <= cap);
+        }
+        let end = isn.wrapping_add(1).wrapping_add((segments * SEG as u64) as u32);
+        feed(&mut table, &seg(CL, SV, end, 78, "AF", b""), segments * 1000);
+        feed(&mut table, &seg(SV, CL, 78, end.wrapping_add(1), "AF", b""), segments * 1000);
+        table.finish_all(&mut |c| done.push(c));
+        assert_eq!(done.len(), 1);
+        let c = &done[0];
+        assert!(lost >= 7);
+        assert_eq!(c.handler.gaps[0], lost * SEG as u64);
+        assert_eq!(c.handler.bytes[0] + c.handler.gaps[0], segments * SEG as u64);
+        assert!(table.stats.ooo_cap_hits >= lost);
     }
 
     #[test]
