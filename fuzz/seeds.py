@@ -4,7 +4,7 @@ which git ignores):
 
 - capture_file: each capture as is;
 - decode: link-type selector byte + length-prefixed frames (the target's input format);
-- pgsql, mysql, tls: the TCP payloads of each connection as direction-tagged steps.
+- pgsql, mysql, tds, tns, tls: the TCP payloads of each connection as direction-tagged steps.
 
 Usage: python3 fuzz/seeds.py [CAPTURE_DIR]   (default: captures/)
 """
@@ -105,12 +105,20 @@ def main():
             t = ip_tcp(link, fr)
             if t and t[2]:
                 sport, dport, payload = t
-                server = dport in (5432, 3306, 6543, 3307) or sport > dport
+                server = dport in (5432, 3306, 6543, 3307, 1433, 1521, 2484) or (
+                    sport > dport and sport not in (1433, 1521, 2484))
                 chunks.append((0 if server else 1, payload))
         if not chunks:
             continue
         stream = steps(chunks)
-        target = "mysql" if name.startswith("mysql") else "pgsql"
+        if name.startswith("mysql"):
+            target = "mysql"
+        elif name.startswith("tds"):
+            target = "tds"
+        elif name.startswith("tns"):
+            target = "tns"
+        else:
+            target = "pgsql"
         write(target, name, stream)
         if "tls" in name:
             write("tls", name, stream[1:])
