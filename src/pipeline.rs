@@ -24,8 +24,8 @@ use std::thread::JoinHandle;
 
 use crate::analyze::{AnalyzeConfig, Analyzer, CaptureParts, CaptureReport};
 use crate::capture::file::ReadStats;
-use crate::capture::{Packet, Timestamp};
-use crate::decode::{Decoder, TcpFlags, TcpSegment};
+use crate::capture::{LinkType, Packet, Timestamp};
+use crate::decode::{plain_tcp_endpoints, DecodeStats, Decoder, TcpFlags, TcpSegment};
 use crate::findings::ConnectionReport;
 use crate::flow::{FlowKey, FlowStats};
 
@@ -56,10 +56,36 @@ struct SegmentRecord {
     payload_end: usize,
 }
 
-/// Segments bound for one worker: records plus one arena for their payloads.
+/// A captured packet the worker decodes itself, with its bytes as a range of the arena.
+#[derive(Debug, Clone, Copy)]
+struct RawRecord {
+    ts: Timestamp,
+    /// Position in the capture, so the first decode error is the same for any thread count.
+    index: u64,
+    link: LinkType,
+    orig_len: u32,
+    data_start: usize,
+    data_end: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Record {
+    /// A plain TCP packet, decoded by the worker.
+    Raw(RawRecord),
+    /// A segment the reader decoded (IP fragments, unusual headers).
+    Segment(SegmentRecord),
+}
+
+/// What a worker gets from a batch, in the order pushed.
+pub(crate) enum Item<'a> {
+    Packet(Packet<'a>, u64),
+    Segment(TcpSegment<'a>, Timestamp),
+}
+
+/// Packets and segments bound for one worker: records plus one arena for their bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    records: Vec<SegmentRecord>,
+    records: Vec<Record>,
     payload: Vec<u8>,
 }
 
@@ -81,11 +107,25 @@ impl Batch {
         self.records.len() >= BATCH_SEGMENTS || self.payload.len() >= BATCH_BYTES
     }
 
+    /// Copy the captured packet `pkt`, number `index` in the capture, into the batch.
+    pub(crate) fn push_packet(&mut self, pkt: &Packet<'_>, index: u64) {
+        let data_start = self.payload.len();
+        self.payload.extend_from_slice(pkt.data);
+        self.records.push(Record::Raw(RawRecord {
+            ts: pkt.ts,
+            index,
+            link: pkt.link,
+            orig_len: pkt.orig_len,
+            data_start,
+            data_end: self.payload.len(),
+        }));
+    }
+
     /// Copy `seg` (captured at `ts`) into the batch.
     pub(crate) fn push(&mut self, seg: &TcpSegment<'_>, ts: Timestamp) {
         let payload_start = self.payload.len();
         self.payload.extend_from_slice(seg.payload);
-        self.records.push(SegmentRecord {
+        self.records.push(Record::Segment(SegmentRecord {
             ts,
             src_ip: seg.src_ip,
             dst_ip: seg.dst_ip,
@@ -98,25 +138,38 @@ impl Batch {
             payload_wire_len: seg.payload_wire_len,
             payload_start,
             payload_end: self.payload.len(),
-        });
+        }));
     }
 
-    /// Every segment in the order pushed.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&TcpSegment<'_>, Timestamp)) {
-        for r in &self.records {
-            let seg = TcpSegment {
-                src_ip: r.src_ip,
-                dst_ip: r.dst_ip,
-                src_port: r.src_port,
-                dst_port: r.dst_port,
-                seq: r.seq,
-                ack: r.ack,
-                flags: r.flags,
-                window: r.window,
-                payload: self.payload.get(r.payload_start..r.payload_end).unwrap_or(&[]),
-                payload_wire_len: r.payload_wire_len,
-            };
-            f(&seg, r.ts);
+    /// Every packet and segment in the order pushed.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Item<'_>)) {
+        for rec in &self.records {
+            match rec {
+                Record::Raw(r) => f(Item::Packet(
+                    Packet {
+                        ts: r.ts,
+                        link: r.link,
+                        data: self.payload.get(r.data_start..r.data_end).unwrap_or(&[]),
+                        orig_len: r.orig_len,
+                    },
+                    r.index,
+                )),
+                Record::Segment(r) => f(Item::Segment(
+                    TcpSegment {
+                        src_ip: r.src_ip,
+                        dst_ip: r.dst_ip,
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        seq: r.seq,
+                        ack: r.ack,
+                        flags: r.flags,
+                        window: r.window,
+                        payload: self.payload.get(r.payload_start..r.payload_end).unwrap_or(&[]),
+                        payload_wire_len: r.payload_wire_len,
+                    },
+                    r.ts,
+                )),
+            }
         }
     }
 
@@ -142,7 +195,24 @@ impl Sharder {
 
     /// Worker index in `0..workers`; the same for both directions of a connection.
     pub(crate) fn shard(&self, seg: &TcpSegment<'_>) -> usize {
-        let (key, _) = FlowKey::from_segment(seg);
+        self.shard_endpoints(seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+    }
+
+    /// [`Sharder::shard`] from the endpoints alone (a packet not yet decoded).
+    pub(crate) fn shard_endpoints(&self, src_ip: IpAddr, src_port: u16, dst_ip: IpAddr, dst_port: u16) -> usize {
+        let probe = TcpSegment {
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags { syn: false, ack: false, fin: false, rst: false },
+            window: 0,
+            payload: &[],
+            payload_wire_len: 0,
+        };
+        let (key, _) = FlowKey::from_segment(&probe);
         // Multiply-shift maps the 64-bit hash onto 0..workers without a division.
         ((u128::from(self.hasher.hash_one(key)) * self.workers as u128) >> 64) as usize
     }
@@ -158,7 +228,7 @@ struct WorkerLink {
     recycled: Receiver<Batch>,
     /// Batches created for this worker so far (at most [`BATCHES_PER_WORKER`]).
     created: usize,
-    handle: JoinHandle<(Vec<ConnectionReport>, FlowStats)>,
+    handle: JoinHandle<WorkerResult>,
 }
 
 impl WorkerLink {
@@ -190,11 +260,24 @@ pub struct ShardedAnalyzer {
     sharder: Sharder,
     workers: Vec<WorkerLink>,
     decode_errors: u64,
-    first_decode_error: Option<String>,
+    /// The reader's first decode error and the packet's position in the capture.
+    first_decode_error: Option<(u64, String)>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
+    /// Packets read so far (the next packet's position).
+    packets: u64,
     /// Segments dropped because their worker failed.
     lost_segments: u64,
+}
+
+/// What a worker hands back at the end.
+pub(crate) struct WorkerResult {
+    pub conns: Vec<ConnectionReport>,
+    pub flows: FlowStats,
+    pub decode: DecodeStats,
+    pub decode_errors: u64,
+    /// First decode error on this worker, with the packet's position in the capture.
+    pub first_decode_error: Option<(u64, String)>,
 }
 
 impl ShardedAnalyzer {
@@ -224,6 +307,7 @@ impl ShardedAnalyzer {
             first_decode_error: None,
             first_ts: None,
             last_ts: None,
+            packets: 0,
             lost_segments: 0,
         }
     }
@@ -236,23 +320,40 @@ impl ShardedAnalyzer {
         if self.last_ts.map_or(true, |t| pkt.ts > t) {
             self.last_ts = Some(pkt.ts);
         }
+        let index = self.packets;
+        self.packets += 1;
+        // The common case costs the reader a few header reads and one copy: plain TCP
+        // packets are decoded by their worker.
+        if let Some((src, sp, dst, dp)) = plain_tcp_endpoints(pkt) {
+            let w = self.sharder.shard_endpoints(src, sp, dst, dp);
+            if let Some(link) = self.workers.get_mut(w) {
+                link.filling.push_packet(pkt, index);
+                Self::hand_off_if_full(link, &mut self.lost_segments);
+            }
+            return;
+        }
+        // Fragments (the reader's defragmenter sees them all) and anything unusual.
         match self.decoder.decode(pkt) {
             Ok(Some(seg)) => {
                 let w = self.sharder.shard(&seg);
                 let Some(link) = self.workers.get_mut(w) else { return };
                 link.filling.push(&seg, pkt.ts);
-                if link.filling.is_full() && !link.hand_off() {
-                    self.lost_segments += link.filling.len() as u64;
-                    link.filling.clear();
-                }
+                Self::hand_off_if_full(link, &mut self.lost_segments);
             }
             Ok(None) => {}
             Err(e) => {
                 self.decode_errors += 1;
                 if self.first_decode_error.is_none() {
-                    self.first_decode_error = Some(e.to_string());
+                    self.first_decode_error = Some((index, e.to_string()));
                 }
             }
+        }
+    }
+
+    fn hand_off_if_full(link: &mut WorkerLink, lost: &mut u64) {
+        if link.filling.is_full() && !link.hand_off() {
+            *lost += link.filling.len() as u64;
+            link.filling.clear();
         }
     }
 
@@ -260,6 +361,9 @@ impl ShardedAnalyzer {
     pub fn finish(mut self, read: ReadStats) -> CaptureReport {
         let mut parts = Vec::new();
         let mut flows = FlowStats::default();
+        let mut decode = self.decoder.stats.clone();
+        let mut decode_errors = self.decode_errors;
+        let mut first_error = self.first_decode_error.take();
         let mut failed = 0usize;
         for mut link in std::mem::take(&mut self.workers) {
             if !link.filling.is_empty() && !link.hand_off() {
@@ -270,8 +374,15 @@ impl ShardedAnalyzer {
             drop(to_worker);
             drop(recycled);
             match handle.join() {
-                Ok((c, s)) => {
-                    parts.push(c);
+                Ok(WorkerResult { conns, flows: s, decode: d, decode_errors: e, first_decode_error }) => {
+                    parts.push(conns);
+                    decode.add(&d);
+                    decode_errors += e;
+                    if let Some(w) = first_decode_error {
+                        if first_error.as_ref().map_or(true, |f| w.0 < f.0) {
+                            first_error = Some(w);
+                        }
+                    }
                     flows.flows += s.flows;
                     flows.evicted_flows += s.evicted_flows;
                     flows.ooo_bytes_dropped += s.ooo_bytes_dropped;
@@ -288,9 +399,9 @@ impl ShardedAnalyzer {
         }
         let parts = CaptureParts {
             name: self.name,
-            decode: self.decoder.stats.clone(),
-            decode_errors: self.decode_errors,
-            first_decode_error: self.first_decode_error,
+            decode,
+            decode_errors,
+            first_decode_error: first_error.map(|(_, e)| e),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         };
@@ -306,15 +417,13 @@ impl ShardedAnalyzer {
 }
 
 /// One worker: analyse batches until the reader hangs up, returning each emptied batch.
-fn worker(
-    name: &str,
-    cfg: &AnalyzeConfig,
-    from_reader: Receiver<Batch>,
-    to_reader: SyncSender<Batch>,
-) -> (Vec<ConnectionReport>, FlowStats) {
+fn worker(name: &str, cfg: &AnalyzeConfig, from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>) -> WorkerResult {
     let mut analyzer = Analyzer::new(name, cfg);
     for mut batch in from_reader {
-        batch.for_each(|seg, ts| analyzer.segment(seg, ts));
+        batch.for_each(|item| match item {
+            Item::Packet(pkt, index) => analyzer.decoded_packet(&pkt, index),
+            Item::Segment(seg, ts) => analyzer.segment(&seg, ts),
+        });
         batch.clear();
         // The reader may already be gone (end of input): then the batch is dropped.
         let _ = to_reader.try_send(batch);
@@ -384,8 +493,10 @@ mod tests {
         batch.push(&second, Timestamp(2));
         batch.push(&seg(a, 1, a, 2, b""), Timestamp(3));
         let mut seen = Vec::new();
-        batch.for_each(|s, ts| {
-            seen.push((ts, s.src_ip, s.src_port, s.dst_port, s.flags, s.payload.to_vec(), s.payload_wire_len))
+        batch.for_each(|item| {
+            if let Item::Segment(s, ts) = item {
+                seen.push((ts, s.src_ip, s.src_port, s.dst_port, s.flags, s.payload.to_vec(), s.payload_wire_len))
+            }
         });
         assert_eq!(seen.len(), 3);
         assert_eq!(seen[0], (Timestamp(1), a, 40000, 5432, first.flags, first.payload.to_vec(), 8));
@@ -432,7 +543,13 @@ mod tests {
                 b.clear();
                 let _ = to_reader.try_send(b);
             }
-            (Vec::new(), FlowStats { flows: n, gaps: addrs.len() as u64, ..FlowStats::default() })
+            WorkerResult {
+                conns: Vec::new(),
+                flows: FlowStats { flows: n, gaps: addrs.len() as u64, ..FlowStats::default() },
+                decode: DecodeStats::default(),
+                decode_errors: 0,
+                first_decode_error: None,
+            }
         });
         let mut link = WorkerLink { filling: Batch::new(), to_worker, recycled, created: 1, handle };
         let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -449,7 +566,7 @@ mod tests {
         let WorkerLink { to_worker, recycled, handle, .. } = link;
         drop(to_worker);
         drop(recycled);
-        let (_, stats) = handle.join().expect("worker");
+        let stats = handle.join().expect("worker").flows;
         assert_eq!(stats.flows, pushed, "every segment reached the worker exactly once");
         assert!(stats.gaps as usize <= BATCHES_PER_WORKER, "{} distinct buffers used", stats.gaps);
     }
