@@ -25,7 +25,7 @@ pub struct AnalyzeConfig {
     /// Policy, CA bundle, expected host and the chain cache, shared by every file of a run.
     pub checks: Arc<CheckContext>,
     /// Worker threads for [`analyze_file`] and [`analyze_files_as_one`]: 0 or 1 analyses
-    /// on the calling thread; N > 1 adds a reader thread that shards connections over N
+    /// on the calling thread; N > 1 shards connections over the calling thread and N − 1
     /// workers ([`crate::pipeline`]). The report is the same either way.
     pub threads: usize,
 }

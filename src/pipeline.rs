@@ -1,21 +1,27 @@
-//! The threaded analysis: one reader thread decodes packets and shards TCP segments
-//! over N worker threads, each with its own flow table and engines.
+//! The threaded analysis on N threads in all: the calling thread reads the capture and
+//! analyses shard 0 itself; shards 1..N go to N − 1 worker threads, each with its own
+//! decoder, flow table and engines. (A separate reader thread would leave one of two
+//! cores' worth of analysis waiting on a thread that does little.)
 //!
-//! - **Sharding.** A segment goes to the worker chosen by a hash of its connection's
+//! - **Sharding.** A packet goes to the shard chosen by a hash of its connection's
 //!   [`FlowKey`], which is the same for both directions, so a connection lives entirely
-//!   in one worker. IP fragments are reassembled by the reader's decoder *before*
-//!   sharding, so a fragmented segment reaches the same worker as the rest of its
-//!   connection.
-//! - **Hand-off.** Segments are copied (header fields and captured payload) into a
-//!   per-worker [`Batch`]; a full batch crosses a bounded channel, and the worker sends
-//!   the emptied batch back for reuse. A fixed number of batches exists per worker, so
-//!   memory is bounded and nothing is allocated per batch in steady state.
-//! - **Merging.** Each worker returns its verdicts and flow counters; the reader's
-//!   decoder holds the capture-level counters. The verdicts are sorted as in the
-//!   single-threaded [`Analyzer`], so the report does not depend on the thread count.
+//!   in one shard. For a plain TCP packet the reader reads the endpoints from a few
+//!   header bytes and leaves the decoding to the shard. IP fragments (and anything
+//!   unusual) are decoded by the reader, whose defragmenter sees every fragment, and
+//!   sharded as reassembled segments, so a fragmented segment reaches the same shard as
+//!   the rest of its connection.
+//! - **Hand-off.** Packets (as captured) and reader-decoded segments (header fields and
+//!   payload) are copied into a per-worker [`Batch`]; a full batch crosses a bounded
+//!   channel, and the worker sends the emptied batch back for reuse. A fixed number of
+//!   batches exists per worker, so memory is bounded and nothing is allocated per batch
+//!   in steady state.
+//! - **Merging.** Each shard returns its verdicts, flow and decode counters and its first
+//!   decode error with the packet's position in the capture (the earliest is reported).
+//!   The verdicts are sorted as in the single-threaded [`Analyzer`], so the report does
+//!   not depend on the thread count.
 //!
 //! The flow-table limits ([`FlowConfig::max_flows`], out-of-order byte budget) are split
-//! between the workers, so the total stays what the configuration says.
+//! between the shards, so the total stays what the configuration says.
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -252,12 +258,16 @@ impl WorkerLink {
     }
 }
 
-/// Packets in on the calling thread, analysis on `threads` workers. Same interface as
+/// Packets in on the calling thread, analysis there and on `threads - 1` workers. Same interface as
 /// [`Analyzer`] for packets and the final report.
 pub struct ShardedAnalyzer {
     name: String,
     decoder: Decoder,
     sharder: Sharder,
+    /// Shard 0, analysed on the calling thread: `--threads N` runs N threads in all,
+    /// and this shard's packets are never copied.
+    inline: Box<Analyzer>,
+    /// Shards 1..N, one worker thread each.
     workers: Vec<WorkerLink>,
     decode_errors: u64,
     /// The reader's first decode error and the packet's position in the capture.
@@ -281,14 +291,14 @@ pub(crate) struct WorkerResult {
 }
 
 impl ShardedAnalyzer {
-    /// Start `threads` (at least 1) workers. `name` labels the capture in every report.
+    /// Start `threads - 1` workers (`threads` at least 1). `name` labels the capture in every report.
     pub fn new(name: &str, cfg: &AnalyzeConfig, threads: usize) -> ShardedAnalyzer {
         let threads = threads.max(1);
         let mut worker_cfg = cfg.clone();
         // The table limits hold for the whole run: each worker gets its share.
         worker_cfg.flow.max_flows = (cfg.flow.max_flows / threads).max(1);
         worker_cfg.flow.max_ooo_total = (cfg.flow.max_ooo_total / threads).max(1);
-        let workers = (0..threads)
+        let workers = (1..threads)
             .map(|_| {
                 let (to_worker, from_reader) = sync_channel::<Batch>(QUEUE_DEPTH);
                 let (to_reader, recycled) = sync_channel::<Batch>(BATCHES_PER_WORKER);
@@ -302,6 +312,7 @@ impl ShardedAnalyzer {
             name: name.to_string(),
             decoder: Decoder::new(),
             sharder: Sharder::new(threads),
+            inline: Box::new(Analyzer::new(name, &worker_cfg)),
             workers,
             decode_errors: 0,
             first_decode_error: None,
@@ -326,7 +337,9 @@ impl ShardedAnalyzer {
         // packets are decoded by their worker.
         if let Some((src, sp, dst, dp)) = plain_tcp_endpoints(pkt) {
             let w = self.sharder.shard_endpoints(src, sp, dst, dp);
-            if let Some(link) = self.workers.get_mut(w) {
+            if w == 0 {
+                self.inline.decoded_packet(pkt, index);
+            } else if let Some(link) = self.workers.get_mut(w - 1) {
                 link.filling.push_packet(pkt, index);
                 Self::hand_off_if_full(link, &mut self.lost_segments);
             }
@@ -336,7 +349,11 @@ impl ShardedAnalyzer {
         match self.decoder.decode(pkt) {
             Ok(Some(seg)) => {
                 let w = self.sharder.shard(&seg);
-                let Some(link) = self.workers.get_mut(w) else { return };
+                if w == 0 {
+                    self.inline.segment(&seg, pkt.ts);
+                    return;
+                }
+                let Some(link) = self.workers.get_mut(w - 1) else { return };
                 link.filling.push(&seg, pkt.ts);
                 Self::hand_off_if_full(link, &mut self.lost_segments);
             }
@@ -365,6 +382,7 @@ impl ShardedAnalyzer {
         let mut decode_errors = self.decode_errors;
         let mut first_error = self.first_decode_error.take();
         let mut failed = 0usize;
+        let mut results = vec![self.inline.finish_flows()];
         for mut link in std::mem::take(&mut self.workers) {
             if !link.filling.is_empty() && !link.hand_off() {
                 self.lost_segments += link.filling.len() as u64;
@@ -374,23 +392,24 @@ impl ShardedAnalyzer {
             drop(to_worker);
             drop(recycled);
             match handle.join() {
-                Ok(WorkerResult { conns, flows: s, decode: d, decode_errors: e, first_decode_error }) => {
-                    parts.push(conns);
-                    decode.add(&d);
-                    decode_errors += e;
-                    if let Some(w) = first_decode_error {
-                        if first_error.as_ref().map_or(true, |f| w.0 < f.0) {
-                            first_error = Some(w);
-                        }
-                    }
-                    flows.flows += s.flows;
-                    flows.evicted_flows += s.evicted_flows;
-                    flows.ooo_bytes_dropped += s.ooo_bytes_dropped;
-                    flows.gaps += s.gaps;
-                    flows.untracked_segments += s.untracked_segments;
-                }
+                Ok(r) => results.push(r),
                 Err(_) => failed += 1,
             }
+        }
+        for WorkerResult { conns, flows: s, decode: d, decode_errors: e, first_decode_error } in results {
+            parts.push(conns);
+            decode.add(&d);
+            decode_errors += e;
+            if let Some(w) = first_decode_error {
+                if first_error.as_ref().map_or(true, |f| w.0 < f.0) {
+                    first_error = Some(w);
+                }
+            }
+            flows.flows += s.flows;
+            flows.evicted_flows += s.evicted_flows;
+            flows.ooo_bytes_dropped += s.ooo_bytes_dropped;
+            flows.gaps += s.gaps;
+            flows.untracked_segments += s.untracked_segments;
         }
         // One allocation of the final size: the reports are most of the memory left.
         let mut conns = Vec::with_capacity(parts.iter().map(Vec::len).sum());
@@ -599,6 +618,32 @@ mod tests {
         t.extend([/* checksum, urgent */ 0, 0, 0, 0]);
         t.extend(payload);
         t
+    }
+
+    #[test]
+    fn reader_routes_only_plain_tcp_by_its_header_bytes() {
+        let raw = |data: &[u8]| {
+            plain_tcp_endpoints(&Packet {
+                ts: Timestamp(0),
+                link: crate::capture::LinkType::RAW,
+                data,
+                orig_len: data.len() as u32,
+            })
+        };
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let whole = ipv4(true, 1, 0, false, &tcp(true, 0, 0x02, b""));
+        assert_eq!(raw(&whole), Some((a, 40000, b, 5432)));
+        assert_eq!(raw(&ipv4(false, 1, 0, false, &tcp(false, 0, 0x10, b"x"))), Some((b, 5432, a, 40000)));
+        // First fragment (more-fragments set) and a later one: the reader's decoder's.
+        assert_eq!(raw(&ipv4(true, 4, 0, true, &tcp(true, 1, 0x10, b"12345678"))), None);
+        assert_eq!(raw(&ipv4(true, 4, 16, false, b"tail")), None);
+        // Ports cut by the snap length, not TCP, not IP.
+        assert_eq!(raw(&whole[..22]), None);
+        let mut udp = whole.clone();
+        udp[9] = 17;
+        assert_eq!(raw(&udp), None);
+        assert_eq!(raw(&[0x00, 0x01]), None);
     }
 
     #[test]
