@@ -228,12 +228,8 @@ impl Sharder {
         // writes the report (about a third of one thread's work on the benchmark), so it
         // takes half an equal share of the hash space: 1 / (2N − 1). Multiply-shift maps
         // the 64-bit hash onto the shards without a division.
-        let scaled = (h * (2 * n - 1)) >> 64; // 0 ..= 2N − 2
-        if scaled == 0 {
-            0
-        } else {
-            ((scaled + 1) / 2) as usize
-        }
+        let scaled = (h * (2 * n - 1)) >> 64; // 0 ..= 2N − 2: 0 → shard 0, 2k−1 and 2k → k
+        scaled.div_ceil(2) as usize
     }
 }
 
