@@ -25,7 +25,7 @@ pub struct AnalyzeConfig {
     /// Policy, CA bundle, expected host and the chain cache, shared by every file of a run.
     pub checks: Arc<CheckContext>,
     /// Worker threads for [`analyze_file`] and [`analyze_files_as_one`]: 0 or 1 analyses
-    /// on the calling thread; N > 1 adds a reader thread that shards connections over N
+    /// on the calling thread; N > 1 shards connections over the calling thread and N − 1
     /// workers ([`crate::pipeline`]). The report is the same either way.
     pub threads: usize,
     /// Limits of IP defragmentation.
@@ -62,6 +62,9 @@ pub struct Analyzer {
     conns: Vec<ConnectionReport>,
     decode_errors: u64,
     first_decode_error: Option<String>,
+    /// Position in the capture of the packet behind `first_decode_error` (threaded
+    /// pipeline: the earliest over all workers is reported).
+    first_decode_error_index: u64,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
 }
@@ -81,6 +84,7 @@ impl Analyzer {
             conns: Vec::new(),
             decode_errors: 0,
             first_decode_error: None,
+            first_decode_error_index: 0,
             first_ts: None,
             last_ts: None,
         }
@@ -139,12 +143,43 @@ impl Analyzer {
         table.process(seg, ts, &mut new_handler, &mut finished);
     }
 
+    /// Decode and feed one packet, number `index` in the capture, for a worker of the
+    /// sharded pipeline: the capture-level timestamps belong to the reader, the decode
+    /// counters are summed over the workers.
+    pub(crate) fn decoded_packet(&mut self, pkt: &Packet<'_>, index: u64) {
+        match self.decoder.decode(pkt) {
+            Ok(Some(seg)) => {
+                let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
+                let mut new_handler = |meta: &crate::flow::ConnMeta| {
+                    Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
+                };
+                let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, &mut |_| {});
+                table.process(&seg, pkt.ts, &mut new_handler, &mut finished);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.decode_errors += 1;
+                if self.first_decode_error.is_none() {
+                    self.first_decode_error = Some(e.to_string());
+                    self.first_decode_error_index = index;
+                }
+            }
+        }
+    }
+
     /// End of input for a worker of the sharded pipeline: every connection finished, the
-    /// verdicts (unsorted) and the flow counters.
-    pub(crate) fn finish_flows(mut self) -> (Vec<ConnectionReport>, FlowStats) {
+    /// verdicts (unsorted), the flow and decode counters.
+    pub(crate) fn finish_flows(mut self) -> crate::pipeline::WorkerResult {
         let Analyzer { name, checks, table, conns, .. } = &mut self;
         table.finish_all(&mut |c| keep(name, checks, conns, c, &mut |_| {}));
-        (std::mem::take(&mut self.conns), self.table.stats.clone())
+        let index = self.first_decode_error_index;
+        crate::pipeline::WorkerResult {
+            conns: std::mem::take(&mut self.conns),
+            flows: self.table.stats.clone(),
+            decode: self.decoder.stats.clone(),
+            decode_errors: self.decode_errors,
+            first_decode_error: self.first_decode_error.take().map(|e| (index, e)),
+        }
     }
 
     /// Connections currently tracked.

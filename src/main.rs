@@ -114,9 +114,9 @@ struct Args {
     #[arg(short, long)]
     quiet: bool,
 
-    /// Analysis threads (default: the number of CPU cores). With N > 1 one more thread
-    /// reads and decodes, and connections are spread over N workers; the report is the
-    /// same for any N.
+    /// Threads in all (default: the number of CPU cores). With N > 1 connections are
+    /// spread over N shards: one analysed on the thread that reads the capture, the
+    /// others on N − 1 more threads; the report is the same for any N.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 

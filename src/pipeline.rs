@@ -1,21 +1,27 @@
-//! The threaded analysis: one reader thread decodes packets and shards TCP segments
-//! over N worker threads, each with its own flow table and engines.
+//! The threaded analysis on N threads in all: the calling thread reads the capture and
+//! analyses shard 0 itself; shards 1..N go to N − 1 worker threads, each with its own
+//! decoder, flow table and engines. (A separate reader thread would leave one of two
+//! cores' worth of analysis waiting on a thread that does little.)
 //!
-//! - **Sharding.** A segment goes to the worker chosen by a hash of its connection's
+//! - **Sharding.** A packet goes to the shard chosen by a hash of its connection's
 //!   [`FlowKey`], which is the same for both directions, so a connection lives entirely
-//!   in one worker. IP fragments are reassembled by the reader's decoder *before*
-//!   sharding, so a fragmented segment reaches the same worker as the rest of its
-//!   connection.
-//! - **Hand-off.** Segments are copied (header fields and captured payload) into a
-//!   per-worker [`Batch`]; a full batch crosses a bounded channel, and the worker sends
-//!   the emptied batch back for reuse. A fixed number of batches exists per worker, so
-//!   memory is bounded and nothing is allocated per batch in steady state.
-//! - **Merging.** Each worker returns its verdicts and flow counters; the reader's
-//!   decoder holds the capture-level counters. The verdicts are sorted as in the
-//!   single-threaded [`Analyzer`], so the report does not depend on the thread count.
+//!   in one shard. For a plain TCP packet the reader reads the endpoints from a few
+//!   header bytes and leaves the decoding to the shard. IP fragments (and anything
+//!   unusual) are decoded by the reader, whose defragmenter sees every fragment, and
+//!   sharded as reassembled segments, so a fragmented segment reaches the same shard as
+//!   the rest of its connection.
+//! - **Hand-off.** Packets (as captured) and reader-decoded segments (header fields and
+//!   payload) are copied into a per-worker [`Batch`]; a full batch crosses a bounded
+//!   channel, and the worker sends the emptied batch back for reuse. A fixed number of
+//!   batches exists per worker, so memory is bounded and nothing is allocated per batch
+//!   in steady state.
+//! - **Merging.** Each shard returns its verdicts, flow and decode counters and its first
+//!   decode error with the packet's position in the capture (the earliest is reported).
+//!   The verdicts are sorted as in the single-threaded [`Analyzer`], so the report does
+//!   not depend on the thread count.
 //!
 //! The flow-table limits ([`FlowConfig::max_flows`], out-of-order byte budget) are split
-//! between the workers, so the total stays what the configuration says.
+//! between the shards, so the total stays what the configuration says.
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -24,8 +30,8 @@ use std::thread::JoinHandle;
 
 use crate::analyze::{AnalyzeConfig, Analyzer, CaptureParts, CaptureReport};
 use crate::capture::file::ReadStats;
-use crate::capture::{Packet, Timestamp};
-use crate::decode::{Decoder, TcpFlags, TcpSegment};
+use crate::capture::{LinkType, Packet, Timestamp};
+use crate::decode::{plain_tcp_endpoints, DecodeStats, Decoder, TcpFlags, TcpSegment};
 use crate::findings::ConnectionReport;
 use crate::flow::{FlowKey, FlowStats};
 
@@ -34,8 +40,11 @@ const BATCH_SEGMENTS: usize = 1024;
 /// Payload bytes per batch before it is handed off (the arena is sized for this plus
 /// one maximal segment, so it does not grow in steady state).
 const BATCH_BYTES: usize = 256 << 10;
-/// Full batches queued per worker; the reader blocks when a worker falls behind.
-const QUEUE_DEPTH: usize = 4;
+/// Full batches queued per worker; the reader blocks when a worker falls behind. Deep
+/// enough (at most 8 MiB per worker, created only when needed) to carry the worker
+/// through stretches where the reading thread is busy with its own shard: 4 gave
+/// 1.09-1.16 s on the 1 GB benchmark with 2 threads, 32 gives 1.06-1.11 s.
+const QUEUE_DEPTH: usize = 32;
 /// Batches in circulation per worker: queued, being filled, being worked on.
 const BATCHES_PER_WORKER: usize = QUEUE_DEPTH + 2;
 
@@ -56,10 +65,36 @@ struct SegmentRecord {
     payload_end: usize,
 }
 
-/// Segments bound for one worker: records plus one arena for their payloads.
+/// A captured packet the worker decodes itself, with its bytes as a range of the arena.
+#[derive(Debug, Clone, Copy)]
+struct RawRecord {
+    ts: Timestamp,
+    /// Position in the capture, so the first decode error is the same for any thread count.
+    index: u64,
+    link: LinkType,
+    orig_len: u32,
+    data_start: usize,
+    data_end: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Record {
+    /// A plain TCP packet, decoded by the worker.
+    Raw(RawRecord),
+    /// A segment the reader decoded (IP fragments, unusual headers).
+    Segment(SegmentRecord),
+}
+
+/// What a worker gets from a batch, in the order pushed.
+pub(crate) enum Item<'a> {
+    Packet(Packet<'a>, u64),
+    Segment(TcpSegment<'a>, Timestamp),
+}
+
+/// Packets and segments bound for one worker: records plus one arena for their bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    records: Vec<SegmentRecord>,
+    records: Vec<Record>,
     payload: Vec<u8>,
 }
 
@@ -81,11 +116,25 @@ impl Batch {
         self.records.len() >= BATCH_SEGMENTS || self.payload.len() >= BATCH_BYTES
     }
 
+    /// Copy the captured packet `pkt`, number `index` in the capture, into the batch.
+    pub(crate) fn push_packet(&mut self, pkt: &Packet<'_>, index: u64) {
+        let data_start = self.payload.len();
+        self.payload.extend_from_slice(pkt.data);
+        self.records.push(Record::Raw(RawRecord {
+            ts: pkt.ts,
+            index,
+            link: pkt.link,
+            orig_len: pkt.orig_len,
+            data_start,
+            data_end: self.payload.len(),
+        }));
+    }
+
     /// Copy `seg` (captured at `ts`) into the batch.
     pub(crate) fn push(&mut self, seg: &TcpSegment<'_>, ts: Timestamp) {
         let payload_start = self.payload.len();
         self.payload.extend_from_slice(seg.payload);
-        self.records.push(SegmentRecord {
+        self.records.push(Record::Segment(SegmentRecord {
             ts,
             src_ip: seg.src_ip,
             dst_ip: seg.dst_ip,
@@ -98,25 +147,38 @@ impl Batch {
             payload_wire_len: seg.payload_wire_len,
             payload_start,
             payload_end: self.payload.len(),
-        });
+        }));
     }
 
-    /// Every segment in the order pushed.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&TcpSegment<'_>, Timestamp)) {
-        for r in &self.records {
-            let seg = TcpSegment {
-                src_ip: r.src_ip,
-                dst_ip: r.dst_ip,
-                src_port: r.src_port,
-                dst_port: r.dst_port,
-                seq: r.seq,
-                ack: r.ack,
-                flags: r.flags,
-                window: r.window,
-                payload: self.payload.get(r.payload_start..r.payload_end).unwrap_or(&[]),
-                payload_wire_len: r.payload_wire_len,
-            };
-            f(&seg, r.ts);
+    /// Every packet and segment in the order pushed.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Item<'_>)) {
+        for rec in &self.records {
+            match rec {
+                Record::Raw(r) => f(Item::Packet(
+                    Packet {
+                        ts: r.ts,
+                        link: r.link,
+                        data: self.payload.get(r.data_start..r.data_end).unwrap_or(&[]),
+                        orig_len: r.orig_len,
+                    },
+                    r.index,
+                )),
+                Record::Segment(r) => f(Item::Segment(
+                    TcpSegment {
+                        src_ip: r.src_ip,
+                        dst_ip: r.dst_ip,
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        seq: r.seq,
+                        ack: r.ack,
+                        flags: r.flags,
+                        window: r.window,
+                        payload: self.payload.get(r.payload_start..r.payload_end).unwrap_or(&[]),
+                        payload_wire_len: r.payload_wire_len,
+                    },
+                    r.ts,
+                )),
+            }
         }
     }
 
@@ -142,9 +204,32 @@ impl Sharder {
 
     /// Worker index in `0..workers`; the same for both directions of a connection.
     pub(crate) fn shard(&self, seg: &TcpSegment<'_>) -> usize {
-        let (key, _) = FlowKey::from_segment(seg);
-        // Multiply-shift maps the 64-bit hash onto 0..workers without a division.
-        ((u128::from(self.hasher.hash_one(key)) * self.workers as u128) >> 64) as usize
+        self.shard_endpoints(seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+    }
+
+    /// [`Sharder::shard`] from the endpoints alone (a packet not yet decoded).
+    pub(crate) fn shard_endpoints(&self, src_ip: IpAddr, src_port: u16, dst_ip: IpAddr, dst_port: u16) -> usize {
+        let probe = TcpSegment {
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags { syn: false, ack: false, fin: false, rst: false },
+            window: 0,
+            payload: &[],
+            payload_wire_len: 0,
+        };
+        let (key, _) = FlowKey::from_segment(&probe);
+        let h = u128::from(self.hasher.hash_one(key));
+        let n = self.workers as u128;
+        // Shard 0 runs on the thread that also reads, routes and copies every packet and
+        // writes the report (about a third of one thread's work on the benchmark), so it
+        // takes half an equal share of the hash space: 1 / (2N − 1). Multiply-shift maps
+        // the 64-bit hash onto the shards without a division.
+        let scaled = (h * (2 * n - 1)) >> 64; // 0 ..= 2N − 2: 0 → shard 0, 2k−1 and 2k → k
+        scaled.div_ceil(2) as usize
     }
 }
 
@@ -158,7 +243,7 @@ struct WorkerLink {
     recycled: Receiver<Batch>,
     /// Batches created for this worker so far (at most [`BATCHES_PER_WORKER`]).
     created: usize,
-    handle: JoinHandle<(Vec<ConnectionReport>, FlowStats)>,
+    handle: JoinHandle<WorkerResult>,
 }
 
 impl WorkerLink {
@@ -182,30 +267,47 @@ impl WorkerLink {
     }
 }
 
-/// Packets in on the calling thread, analysis on `threads` workers. Same interface as
+/// Packets in on the calling thread, analysis there and on `threads - 1` workers. Same interface as
 /// [`Analyzer`] for packets and the final report.
 pub struct ShardedAnalyzer {
     name: String,
     decoder: Decoder,
     sharder: Sharder,
+    /// Shard 0, analysed on the calling thread: `--threads N` runs N threads in all,
+    /// and this shard's packets are never copied.
+    inline: Box<Analyzer>,
+    /// Shards 1..N, one worker thread each.
     workers: Vec<WorkerLink>,
     decode_errors: u64,
-    first_decode_error: Option<String>,
+    /// The reader's first decode error and the packet's position in the capture.
+    first_decode_error: Option<(u64, String)>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
+    /// Packets read so far (the next packet's position).
+    packets: u64,
     /// Segments dropped because their worker failed.
     lost_segments: u64,
 }
 
+/// What a worker hands back at the end.
+pub(crate) struct WorkerResult {
+    pub conns: Vec<ConnectionReport>,
+    pub flows: FlowStats,
+    pub decode: DecodeStats,
+    pub decode_errors: u64,
+    /// First decode error on this worker, with the packet's position in the capture.
+    pub first_decode_error: Option<(u64, String)>,
+}
+
 impl ShardedAnalyzer {
-    /// Start `threads` (at least 1) workers. `name` labels the capture in every report.
+    /// Start `threads - 1` workers (`threads` at least 1). `name` labels the capture in every report.
     pub fn new(name: &str, cfg: &AnalyzeConfig, threads: usize) -> ShardedAnalyzer {
         let threads = threads.max(1);
         let mut worker_cfg = cfg.clone();
         // The table limits hold for the whole run: each worker gets its share.
         worker_cfg.flow.max_flows = (cfg.flow.max_flows / threads).max(1);
         worker_cfg.flow.max_ooo_total = (cfg.flow.max_ooo_total / threads).max(1);
-        let workers = (0..threads)
+        let workers = (1..threads)
             .map(|_| {
                 let (to_worker, from_reader) = sync_channel::<Batch>(QUEUE_DEPTH);
                 let (to_reader, recycled) = sync_channel::<Batch>(BATCHES_PER_WORKER);
@@ -219,11 +321,13 @@ impl ShardedAnalyzer {
             name: name.to_string(),
             decoder: Decoder::with_defrag_limits(cfg.defrag),
             sharder: Sharder::new(threads),
+            inline: Box::new(Analyzer::new(name, &worker_cfg)),
             workers,
             decode_errors: 0,
             first_decode_error: None,
             first_ts: None,
             last_ts: None,
+            packets: 0,
             lost_segments: 0,
         }
     }
@@ -236,23 +340,46 @@ impl ShardedAnalyzer {
         if self.last_ts.map_or(true, |t| pkt.ts > t) {
             self.last_ts = Some(pkt.ts);
         }
+        let index = self.packets;
+        self.packets += 1;
+        // The common case costs the reader a few header reads and one copy: plain TCP
+        // packets are decoded by their worker.
+        if let Some((src, sp, dst, dp)) = plain_tcp_endpoints(pkt) {
+            let w = self.sharder.shard_endpoints(src, sp, dst, dp);
+            if w == 0 {
+                self.inline.decoded_packet(pkt, index);
+            } else if let Some(link) = self.workers.get_mut(w - 1) {
+                link.filling.push_packet(pkt, index);
+                Self::hand_off_if_full(link, &mut self.lost_segments);
+            }
+            return;
+        }
+        // Fragments (the reader's defragmenter sees them all) and anything unusual.
         match self.decoder.decode(pkt) {
             Ok(Some(seg)) => {
                 let w = self.sharder.shard(&seg);
-                let Some(link) = self.workers.get_mut(w) else { return };
-                link.filling.push(&seg, pkt.ts);
-                if link.filling.is_full() && !link.hand_off() {
-                    self.lost_segments += link.filling.len() as u64;
-                    link.filling.clear();
+                if w == 0 {
+                    self.inline.segment(&seg, pkt.ts);
+                    return;
                 }
+                let Some(link) = self.workers.get_mut(w - 1) else { return };
+                link.filling.push(&seg, pkt.ts);
+                Self::hand_off_if_full(link, &mut self.lost_segments);
             }
             Ok(None) => {}
             Err(e) => {
                 self.decode_errors += 1;
                 if self.first_decode_error.is_none() {
-                    self.first_decode_error = Some(e.to_string());
+                    self.first_decode_error = Some((index, e.to_string()));
                 }
             }
+        }
+    }
+
+    fn hand_off_if_full(link: &mut WorkerLink, lost: &mut u64) {
+        if link.filling.is_full() && !link.hand_off() {
+            *lost += link.filling.len() as u64;
+            link.filling.clear();
         }
     }
 
@@ -260,7 +387,11 @@ impl ShardedAnalyzer {
     pub fn finish(mut self, read: ReadStats) -> CaptureReport {
         let mut parts = Vec::new();
         let mut flows = FlowStats::default();
+        let mut decode = self.decoder.stats.clone();
+        let mut decode_errors = self.decode_errors;
+        let mut first_error = self.first_decode_error.take();
         let mut failed = 0usize;
+        let mut results = vec![self.inline.finish_flows()];
         for mut link in std::mem::take(&mut self.workers) {
             if !link.filling.is_empty() && !link.hand_off() {
                 self.lost_segments += link.filling.len() as u64;
@@ -270,12 +401,20 @@ impl ShardedAnalyzer {
             drop(to_worker);
             drop(recycled);
             match handle.join() {
-                Ok((c, s)) => {
-                    parts.push(c);
-                    flows.add(&s);
-                }
+                Ok(r) => results.push(r),
                 Err(_) => failed += 1,
             }
+        }
+        for WorkerResult { conns, flows: s, decode: d, decode_errors: e, first_decode_error } in results {
+            parts.push(conns);
+            decode.add(&d);
+            decode_errors += e;
+            if let Some(w) = first_decode_error {
+                if first_error.as_ref().map_or(true, |f| w.0 < f.0) {
+                    first_error = Some(w);
+                }
+            }
+            flows.add(&s);
         }
         // One allocation of the final size: the reports are most of the memory left.
         let mut conns = Vec::with_capacity(parts.iter().map(Vec::len).sum());
@@ -284,9 +423,9 @@ impl ShardedAnalyzer {
         }
         let parts = CaptureParts {
             name: self.name,
-            decode: self.decoder.stats.clone(),
-            decode_errors: self.decode_errors,
-            first_decode_error: self.first_decode_error,
+            decode,
+            decode_errors,
+            first_decode_error: first_error.map(|(_, e)| e),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         };
@@ -302,15 +441,13 @@ impl ShardedAnalyzer {
 }
 
 /// One worker: analyse batches until the reader hangs up, returning each emptied batch.
-fn worker(
-    name: &str,
-    cfg: &AnalyzeConfig,
-    from_reader: Receiver<Batch>,
-    to_reader: SyncSender<Batch>,
-) -> (Vec<ConnectionReport>, FlowStats) {
+fn worker(name: &str, cfg: &AnalyzeConfig, from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>) -> WorkerResult {
     let mut analyzer = Analyzer::new(name, cfg);
     for mut batch in from_reader {
-        batch.for_each(|seg, ts| analyzer.segment(seg, ts));
+        batch.for_each(|item| match item {
+            Item::Packet(pkt, index) => analyzer.decoded_packet(&pkt, index),
+            Item::Segment(seg, ts) => analyzer.segment(&seg, ts),
+        });
         batch.clear();
         // The reader may already be gone (end of input): then the batch is dropped.
         let _ = to_reader.try_send(batch);
@@ -364,7 +501,8 @@ mod tests {
         for port in 30000..31000u16 {
             per[s.shard(&seg(a, port, a, 5432, b""))] += 1;
         }
-        assert!(per[0] > 300 && per[1] > 300, "uneven split {per:?}");
+        // Shard 0 (the reading thread's) takes a third, the worker two thirds.
+        assert!((250..420).contains(&per[0]) && per[1] > 580, "uneven split {per:?}");
     }
 
     #[test]
@@ -380,8 +518,10 @@ mod tests {
         batch.push(&second, Timestamp(2));
         batch.push(&seg(a, 1, a, 2, b""), Timestamp(3));
         let mut seen = Vec::new();
-        batch.for_each(|s, ts| {
-            seen.push((ts, s.src_ip, s.src_port, s.dst_port, s.flags, s.payload.to_vec(), s.payload_wire_len))
+        batch.for_each(|item| {
+            if let Item::Segment(s, ts) = item {
+                seen.push((ts, s.src_ip, s.src_port, s.dst_port, s.flags, s.payload.to_vec(), s.payload_wire_len))
+            }
         });
         assert_eq!(seen.len(), 3);
         assert_eq!(seen[0], (Timestamp(1), a, 40000, 5432, first.flags, first.payload.to_vec(), 8));
@@ -428,7 +568,13 @@ mod tests {
                 b.clear();
                 let _ = to_reader.try_send(b);
             }
-            (Vec::new(), FlowStats { flows: n, gaps: addrs.len() as u64, ..FlowStats::default() })
+            WorkerResult {
+                conns: Vec::new(),
+                flows: FlowStats { flows: n, gaps: addrs.len() as u64, ..FlowStats::default() },
+                decode: DecodeStats::default(),
+                decode_errors: 0,
+                first_decode_error: None,
+            }
         });
         let mut link = WorkerLink { filling: Batch::new(), to_worker, recycled, created: 1, handle };
         let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -445,7 +591,7 @@ mod tests {
         let WorkerLink { to_worker, recycled, handle, .. } = link;
         drop(to_worker);
         drop(recycled);
-        let (_, stats) = handle.join().expect("worker");
+        let stats = handle.join().expect("worker").flows;
         assert_eq!(stats.flows, pushed, "every segment reached the worker exactly once");
         assert!(stats.gaps as usize <= BATCHES_PER_WORKER, "{} distinct buffers used", stats.gaps);
     }
@@ -478,6 +624,32 @@ mod tests {
         t.extend([/* checksum, urgent */ 0, 0, 0, 0]);
         t.extend(payload);
         t
+    }
+
+    #[test]
+    fn reader_routes_only_plain_tcp_by_its_header_bytes() {
+        let raw = |data: &[u8]| {
+            plain_tcp_endpoints(&Packet {
+                ts: Timestamp(0),
+                link: crate::capture::LinkType::RAW,
+                data,
+                orig_len: data.len() as u32,
+            })
+        };
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let whole = ipv4(true, 1, 0, false, &tcp(true, 0, 0x02, b""));
+        assert_eq!(raw(&whole), Some((a, 40000, b, 5432)));
+        assert_eq!(raw(&ipv4(false, 1, 0, false, &tcp(false, 0, 0x10, b"x"))), Some((b, 5432, a, 40000)));
+        // First fragment (more-fragments set) and a later one: the reader's decoder's.
+        assert_eq!(raw(&ipv4(true, 4, 0, true, &tcp(true, 1, 0x10, b"12345678"))), None);
+        assert_eq!(raw(&ipv4(true, 4, 16, false, b"tail")), None);
+        // Ports cut by the snap length, not TCP, not IP.
+        assert_eq!(raw(&whole[..22]), None);
+        let mut udp = whole.clone();
+        udp[9] = 17;
+        assert_eq!(raw(&udp), None);
+        assert_eq!(raw(&[0x00, 0x01]), None);
     }
 
     #[test]

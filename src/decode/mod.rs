@@ -124,6 +124,60 @@ impl Decoder {
     }
 }
 
+impl DecodeStats {
+    /// Add another decoder's counters (the threaded pipeline decodes on several threads).
+    pub fn add(&mut self, o: &DecodeStats) {
+        self.packets += o.packets;
+        self.tcp_segments += o.tcp_segments;
+        self.not_ip += o.not_ip;
+        self.not_tcp += o.not_tcp;
+        self.malformed += o.malformed;
+        self.fragments += o.fragments;
+        self.reassembled_datagrams += o.reassembled_datagrams;
+        self.fragments_dropped += o.fragments_dropped;
+        self.snaplen_truncated += o.snaplen_truncated;
+        self.unsupported_link += o.unsupported_link;
+    }
+}
+
+/// The TCP endpoints `(src, src port, dst, dst port)` of a plain packet: IPv4 that is
+/// not a fragment, or IPv6 whose first next header is TCP, with the ports captured.
+/// `None` for anything else (fragments, extension headers, other protocols, odd
+/// links); such packets need the full [`Decoder`], whose defragmenter must see every
+/// fragment of a datagram. Reads a few header bytes only, so the threaded pipeline's
+/// reader can pick a packet's worker without decoding it.
+pub(crate) fn plain_tcp_endpoints(pkt: &Packet<'_>) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    let ip = match link::strip(pkt.link, pkt.data).ok()? {
+        Net::Ipv4(b) | Net::Ipv6(b) | Net::Ip(b) => b,
+        Net::NotIp => return None,
+    };
+    let (src, dst, l4) = match ip.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(ip.first()? & 0x0f) * 4;
+            let flags_frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
+            // More-fragments flag or a fragment offset: the defragmenter's business.
+            if ihl < 20 || flags_frag & 0x3fff != 0 || *ip.get(9)? != 6 {
+                return None;
+            }
+            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), ip.get(ihl..)?)
+        }
+        6 => {
+            if *ip.get(6)? != 6 {
+                return None;
+            }
+            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), ip.get(40..)?)
+        }
+        _ => return None,
+    };
+    let sp = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
+    let dp = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
+    Some((src, sp, dst, dp))
+}
+
 const TCP: IpNumber = IpNumber::TCP;
 const IPV6_DEST_OPTIONS: u8 = 60;
 
