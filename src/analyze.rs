@@ -53,13 +53,8 @@ pub struct CaptureReport {
 
 /// Packets in, connection verdicts out. One per capture; not shared between threads.
 pub struct Analyzer {
-    name: String,
-    engine_cfg: Arc<EngineConfig>,
-    checks: Arc<CheckContext>,
-    ports: PortHints,
-    table: FlowTable<Dissector>,
+    flows: Connections,
     decoder: Decoder,
-    conns: Vec<ConnectionReport>,
     decode_errors: u64,
     first_decode_error: Option<String>,
     /// Position in the capture of the packet behind `first_decode_error` (threaded
@@ -75,13 +70,15 @@ impl Analyzer {
         let mut flow_cfg = cfg.flow.clone();
         flow_cfg.server_ports = cfg.ports.ports();
         Analyzer {
-            name: name.to_string(),
-            engine_cfg: Arc::new(cfg.engine.clone()),
-            checks: cfg.checks.clone(),
-            ports: cfg.ports.clone(),
-            table: FlowTable::new(flow_cfg),
+            flows: Connections {
+                name: name.to_string(),
+                engine_cfg: Arc::new(cfg.engine.clone()),
+                checks: cfg.checks.clone(),
+                ports: cfg.ports.clone(),
+                table: FlowTable::new(flow_cfg),
+                conns: Vec::new(),
+            },
             decoder: Decoder::with_defrag_limits(cfg.defrag),
-            conns: Vec::new(),
             decode_errors: 0,
             first_decode_error: None,
             first_decode_error_index: 0,
@@ -98,64 +95,35 @@ impl Analyzer {
     /// Feed one packet; `on_close` also sees each verdict as its connection ends (FIN/RST
     /// after a linger, idle timeout, eviction), for streaming output.
     pub fn packet_with(&mut self, pkt: &Packet<'_>, on_close: &mut dyn FnMut(&ConnectionReport)) {
-        if self.first_ts.is_none() {
-            self.first_ts = Some(pkt.ts);
-        }
-        // Captures are not always in time order: keep the latest.
-        if self.last_ts.map_or(true, |t| pkt.ts > t) {
-            self.last_ts = Some(pkt.ts);
-        }
-        match self.decoder.decode(pkt) {
-            Ok(Some(seg)) => {
-                let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
-                let mut new_handler = |meta: &crate::flow::ConnMeta| {
-                    Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
-                };
-                let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, on_close);
-                table.process(&seg, pkt.ts, &mut new_handler, &mut finished);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                self.decode_errors += 1;
-                if self.first_decode_error.is_none() {
-                    self.first_decode_error = Some(e.to_string());
-                }
-            }
-        }
+        widen_span(&mut self.first_ts, &mut self.last_ts, pkt.ts);
+        self.decode_and_feed(pkt, 0, on_close);
     }
 
     /// Capture time has reached `now` with no packet (a quiet live interface): finish the
     /// connections whose close linger or idle timeout ran out, handing each to `on_close`.
     pub fn advance(&mut self, now: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
-        let Analyzer { name, checks, table, conns, .. } = self;
-        table.expire(now, &mut |c| keep(name, checks, conns, c, on_close));
+        self.flows.expire(now, on_close);
     }
 
     /// Feed one already decoded TCP segment (the sharded pipeline decodes on its reader
     /// thread). Does not touch the capture-level counters (first/last timestamp, decode
     /// statistics): those belong to whoever decoded the packet.
     pub(crate) fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp) {
-        let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
-        let mut new_handler = |meta: &crate::flow::ConnMeta| {
-            Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
-        };
-        let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, &mut |_| {});
-        table.process(seg, ts, &mut new_handler, &mut finished);
+        self.flows.segment(seg, ts, &mut |_| {});
     }
 
     /// Decode and feed one packet, number `index` in the capture, for a worker of the
     /// sharded pipeline: the capture-level timestamps belong to the reader, the decode
     /// counters are summed over the workers.
     pub(crate) fn decoded_packet(&mut self, pkt: &Packet<'_>, index: u64) {
+        self.decode_and_feed(pkt, index, &mut |_| {});
+    }
+
+    /// Decode one packet (number `index` in the capture) and feed its segment, or count
+    /// the decode error.
+    fn decode_and_feed(&mut self, pkt: &Packet<'_>, index: u64, on_close: &mut dyn FnMut(&ConnectionReport)) {
         match self.decoder.decode(pkt) {
-            Ok(Some(seg)) => {
-                let Analyzer { name, engine_cfg, checks, ports, table, conns, .. } = self;
-                let mut new_handler = |meta: &crate::flow::ConnMeta| {
-                    Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
-                };
-                let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, &mut |_| {});
-                table.process(&seg, pkt.ts, &mut new_handler, &mut finished);
-            }
+            Ok(Some(seg)) => self.flows.segment(&seg, pkt.ts, on_close),
             Ok(None) => {}
             Err(e) => {
                 self.decode_errors += 1;
@@ -170,12 +138,11 @@ impl Analyzer {
     /// End of input for a worker of the sharded pipeline: every connection finished, the
     /// verdicts (unsorted), the flow and decode counters.
     pub(crate) fn finish_flows(mut self) -> crate::pipeline::WorkerResult {
-        let Analyzer { name, checks, table, conns, .. } = &mut self;
-        table.finish_all(&mut |c| keep(name, checks, conns, c, &mut |_| {}));
+        self.flows.finish_all(&mut |_| {});
         let index = self.first_decode_error_index;
         crate::pipeline::WorkerResult {
-            conns: std::mem::take(&mut self.conns),
-            flows: self.table.stats.clone(),
+            conns: std::mem::take(&mut self.flows.conns),
+            flows: self.flows.table.stats.clone(),
             decode: self.decoder.stats.clone(),
             decode_errors: self.decode_errors,
             first_decode_error: self.first_decode_error.take().map(|e| (index, e)),
@@ -184,12 +151,12 @@ impl Analyzer {
 
     /// Connections currently tracked.
     pub fn open_connections(&self) -> usize {
-        self.table.len()
+        self.flows.table.len()
     }
 
     /// Verdicts kept so far (connections that already ended).
     pub fn finished_connections(&self) -> &[ConnectionReport] {
-        &self.conns
+        &self.flows.conns
     }
 
     /// End of input: finish every connection and build the report. `read` describes how
@@ -200,20 +167,17 @@ impl Analyzer {
     }
 
     pub fn finish_with(mut self, read: ReadStats, on_close: &mut dyn FnMut(&ConnectionReport)) -> CaptureReport {
-        {
-            let Analyzer { name, checks, table, conns, .. } = &mut self;
-            table.finish_all(&mut |c| keep(name, checks, conns, c, on_close));
-        }
-        let conns = std::mem::take(&mut self.conns);
+        self.flows.finish_all(on_close);
+        let conns = std::mem::take(&mut self.flows.conns);
         let parts = CaptureParts {
-            name: self.name,
+            name: self.flows.name,
             decode: self.decoder.stats.clone(),
             decode_errors: self.decode_errors,
             first_decode_error: self.first_decode_error,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         };
-        parts.into_report(read, self.table.stats.clone(), conns)
+        parts.into_report(read, self.flows.table.stats.clone(), conns)
     }
 }
 
@@ -289,6 +253,37 @@ pub(crate) fn sort_connections(conns: &mut [ConnectionReport]) {
     });
 }
 
+/// The flow table with what turns its finished connections into verdicts.
+struct Connections {
+    name: String,
+    engine_cfg: Arc<EngineConfig>,
+    checks: Arc<CheckContext>,
+    ports: PortHints,
+    table: FlowTable<Dissector>,
+    conns: Vec<ConnectionReport>,
+}
+
+impl Connections {
+    fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
+        let Connections { name, engine_cfg, checks, ports, table, conns } = self;
+        let mut new_handler = |meta: &crate::flow::ConnMeta| {
+            Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
+        };
+        let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, on_close);
+        table.process(seg, ts, &mut new_handler, &mut finished);
+    }
+
+    fn expire(&mut self, now: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
+        let Connections { name, checks, table, conns, .. } = self;
+        table.expire(now, &mut |c| keep(name, checks, conns, c, on_close));
+    }
+
+    fn finish_all(&mut self, on_close: &mut dyn FnMut(&ConnectionReport)) {
+        let Connections { name, checks, table, conns, .. } = self;
+        table.finish_all(&mut |c| keep(name, checks, conns, c, on_close));
+    }
+}
+
 fn keep(
     name: &str,
     checks: &CheckContext,
@@ -300,6 +295,17 @@ fn keep(
         let r = findings::assess_with(name, &c.meta, &c.handler, checks);
         on_close(&r);
         conns.push(r);
+    }
+}
+
+/// Widen a capture's time span by one packet. Captures are not always in time order:
+/// the first packet's time is kept as the start, the latest time as the end.
+pub(crate) fn widen_span(first: &mut Option<Timestamp>, last: &mut Option<Timestamp>, ts: Timestamp) {
+    if first.is_none() {
+        *first = Some(ts);
+    }
+    if last.map_or(true, |t| ts > t) {
+        *last = Some(ts);
     }
 }
 

@@ -334,12 +334,7 @@ impl ShardedAnalyzer {
 
     /// Feed one packet.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
-        if self.first_ts.is_none() {
-            self.first_ts = Some(pkt.ts);
-        }
-        if self.last_ts.map_or(true, |t| pkt.ts > t) {
-            self.last_ts = Some(pkt.ts);
-        }
+        crate::analyze::widen_span(&mut self.first_ts, &mut self.last_ts, pkt.ts);
         let index = self.packets;
         self.packets += 1;
         // The common case costs the reader a few header reads and one copy: plain TCP
