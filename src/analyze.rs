@@ -12,6 +12,7 @@ use crate::capture::{Packet, Timestamp};
 use crate::decode::{DecodeStats, Decoder, DefragLimits, TcpSegment};
 use crate::engine::dissect::{Dissector, PortHints};
 use crate::engine::EngineConfig;
+use crate::findings::log::{ConnectionList, ConnectionLog, DEFAULT_REPORT_MEMORY};
 use crate::findings::{self, CheckContext, ConnectionReport};
 use crate::flow::{Conn, FlowConfig, FlowStats, FlowTable};
 use crate::pipeline::ShardedAnalyzer;
@@ -30,6 +31,16 @@ pub struct AnalyzeConfig {
     pub threads: usize,
     /// Limits of IP defragmentation.
     pub defrag: DefragLimits,
+    /// Bytes of finished connection reports kept in memory per capture before they go
+    /// to a temporary file (`None`: [`DEFAULT_REPORT_MEMORY`]).
+    pub report_memory: Option<usize>,
+}
+
+impl AnalyzeConfig {
+    /// Report memory of one analysis thread when `threads` share the budget.
+    pub(crate) fn report_memory_per_thread(&self, threads: usize) -> usize {
+        self.report_memory.unwrap_or(DEFAULT_REPORT_MEMORY) / threads.max(1)
+    }
 }
 
 /// Result of analysing one capture (one file, or several read as one).
@@ -47,7 +58,7 @@ pub struct CaptureReport {
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     /// Database connections, in order of their first packet.
-    pub connections: Vec<ConnectionReport>,
+    pub connections: ConnectionList,
     pub warnings: Vec<String>,
 }
 
@@ -76,7 +87,7 @@ impl Analyzer {
                 checks: cfg.checks.clone(),
                 ports: cfg.ports.clone(),
                 table: FlowTable::new(flow_cfg),
-                conns: Vec::new(),
+                log: ConnectionLog::new(cfg.report_memory_per_thread(1)),
             },
             decoder: Decoder::with_defrag_limits(cfg.defrag),
             decode_errors: 0,
@@ -141,7 +152,7 @@ impl Analyzer {
         self.flows.finish_all(&mut |_| {});
         let index = self.first_decode_error_index;
         crate::pipeline::WorkerResult {
-            conns: std::mem::take(&mut self.flows.conns),
+            log: std::mem::take(&mut self.flows.log),
             flows: self.flows.table.stats.clone(),
             decode: self.decoder.stats.clone(),
             decode_errors: self.decode_errors,
@@ -154,9 +165,9 @@ impl Analyzer {
         self.flows.table.len()
     }
 
-    /// Verdicts kept so far (connections that already ended).
-    pub fn finished_connections(&self) -> &[ConnectionReport] {
-        &self.flows.conns
+    /// Connections that already ended.
+    pub fn finished_connections(&self) -> usize {
+        self.flows.log.len()
     }
 
     /// End of input: finish every connection and build the report. `read` describes how
@@ -168,7 +179,7 @@ impl Analyzer {
 
     pub fn finish_with(mut self, read: ReadStats, on_close: &mut dyn FnMut(&ConnectionReport)) -> CaptureReport {
         self.flows.finish_all(on_close);
-        let conns = std::mem::take(&mut self.flows.conns);
+        let conns = ConnectionList::merge(vec![std::mem::take(&mut self.flows.log)]);
         let parts = CaptureParts {
             name: self.flows.name,
             decode: self.decoder.stats.clone(),
@@ -193,17 +204,12 @@ pub(crate) struct CaptureParts {
 }
 
 impl CaptureParts {
-    pub(crate) fn into_report(
-        self,
-        read: ReadStats,
-        flows: FlowStats,
-        mut conns: Vec<ConnectionReport>,
-    ) -> CaptureReport {
-        sort_connections(&mut conns);
+    pub(crate) fn into_report(self, read: ReadStats, flows: FlowStats, conns: ConnectionList) -> CaptureReport {
         let mut warnings = Vec::new();
         if let Some(w) = &read.warning {
             warnings.push(w.clone());
         }
+        warnings.extend(conns.warnings().iter().cloned());
         if self.decode_errors > 0 {
             warnings.push(format!(
                 "{} packet(s) could not be decoded ({})",
@@ -242,17 +248,6 @@ impl CaptureParts {
     }
 }
 
-/// Order of connections in a report: by first packet, then by the order they ended
-/// and their endpoints, so that the order does not depend on how connections were
-/// spread over threads.
-pub(crate) fn sort_connections(conns: &mut [ConnectionReport]) {
-    // Unstable: sorts in place without a scratch copy of the (large) reports; the key
-    // tells apart any two connections of one capture.
-    conns.sort_unstable_by(|a, b| {
-        (a.start_ns, a.end_ns, &a.client, &a.server).cmp(&(b.start_ns, b.end_ns, &b.client, &b.server))
-    });
-}
-
 /// The flow table with what turns its finished connections into verdicts.
 struct Connections {
     name: String,
@@ -260,41 +255,41 @@ struct Connections {
     checks: Arc<CheckContext>,
     ports: PortHints,
     table: FlowTable<Dissector>,
-    conns: Vec<ConnectionReport>,
+    log: ConnectionLog,
 }
 
 impl Connections {
     fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
-        let Connections { name, engine_cfg, checks, ports, table, conns } = self;
+        let Connections { name, engine_cfg, checks, ports, table, log } = self;
         let mut new_handler = |meta: &crate::flow::ConnMeta| {
             Dissector::new(engine_cfg.clone(), ports.get(meta.server.port), !meta.handshake_seen)
         };
-        let mut finished = |c: Conn<Dissector>| keep(name, checks, conns, c, on_close);
+        let mut finished = |c: Conn<Dissector>| keep(name, checks, log, c, on_close);
         table.process(seg, ts, &mut new_handler, &mut finished);
     }
 
     fn expire(&mut self, now: Timestamp, on_close: &mut dyn FnMut(&ConnectionReport)) {
-        let Connections { name, checks, table, conns, .. } = self;
-        table.expire(now, &mut |c| keep(name, checks, conns, c, on_close));
+        let Connections { name, checks, table, log, .. } = self;
+        table.expire(now, &mut |c| keep(name, checks, log, c, on_close));
     }
 
     fn finish_all(&mut self, on_close: &mut dyn FnMut(&ConnectionReport)) {
-        let Connections { name, checks, table, conns, .. } = self;
-        table.finish_all(&mut |c| keep(name, checks, conns, c, on_close));
+        let Connections { name, checks, table, log, .. } = self;
+        table.finish_all(&mut |c| keep(name, checks, log, c, on_close));
     }
 }
 
 fn keep(
     name: &str,
     checks: &CheckContext,
-    conns: &mut Vec<ConnectionReport>,
+    log: &mut ConnectionLog,
     c: Conn<Dissector>,
     on_close: &mut dyn FnMut(&ConnectionReport),
 ) {
     if findings::is_reportable(&c.handler) {
         let r = findings::assess_with(name, &c.meta, &c.handler, checks);
         on_close(&r);
-        conns.push(r);
+        log.push(&r);
     }
 }
 

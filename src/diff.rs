@@ -111,13 +111,14 @@ pub fn conn_from_json(v: &Value) -> Option<DiffConn> {
 }
 
 /// Connections of captures analysed in this run.
-pub fn conns_from_reports(captures: &[CaptureReport]) -> Vec<DiffConn> {
-    captures
-        .iter()
-        .flat_map(|c| c.connections.iter())
-        .filter_map(|c| serde_json::to_value(c).ok())
-        .filter_map(|v| conn_from_json(&v))
-        .collect()
+pub fn conns_from_reports(captures: &[CaptureReport]) -> std::io::Result<Vec<DiffConn>> {
+    let mut out = Vec::new();
+    for c in captures.iter().flat_map(|c| c.connections.iter()) {
+        if let Some(d) = serde_json::to_value(c?).ok().and_then(|v| conn_from_json(&v)) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// Connections of a report written earlier: one JSON document with a `connections`

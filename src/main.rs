@@ -152,6 +152,11 @@ struct Args {
     /// Bytes held for IP fragments across all datagrams in progress (e.g. 4M).
     #[arg(long, value_name = "SIZE")]
     max_fragment_buffer: Option<String>,
+
+    /// Finished connection reports kept in memory (e.g. 8M, the default); past it they
+    /// go to an anonymous temporary file in TMPDIR, so memory stays flat on any capture.
+    #[arg(long, value_name = "SIZE")]
+    max_report_memory: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -340,6 +345,9 @@ fn limits(args: &Args, cfg: &mut AnalyzeConfig) -> Result<()> {
     if let Some(v) = &args.max_fragment_buffer {
         cfg.defrag.max_total_bytes = size("--max-fragment-buffer", v)?;
     }
+    if let Some(v) = &args.max_report_memory {
+        cfg.report_memory = Some(size("--max-report-memory", v)?);
+    }
     Ok(())
 }
 
@@ -482,11 +490,12 @@ fn open_output(args: &Args) -> Result<Box<dyn Write>> {
 
 /// The whole report in the chosen format.
 fn write_report(args: &Args, out: &mut dyn Write, reports: &[CaptureReport]) -> Result<()> {
-    let summary = report::summarize(reports);
+    // JSON lines and CSV need no summary: the reports are copied or converted one by one.
+    let summary = || report::summarize(reports).context("cannot read back the connection reports");
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     match args.format {
         Format::Jsonl => report::json::write_jsonl(out, reports)?,
-        Format::Json => report::json::write_json(out, reports, &summary)?,
+        Format::Json => report::json::write_json(out, reports, &summary()?)?,
         Format::Table => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = match args.color {
@@ -495,11 +504,11 @@ fn write_report(args: &Args, out: &mut dyn Write, reports: &[CaptureReport]) -> 
                 ColorChoice::Auto => to_terminal && !no_color,
             };
             let style = TableStyle { color, width: None };
-            report::table::write_table(out, reports, &summary, style)?;
+            report::table::write_table(out, reports, &summary()?, style)?;
         }
         Format::Html => {
             let prov = provenance(args, reports)?;
-            report::html::write_html(out, reports, &summary, &prov)?;
+            report::html::write_html(out, reports, &summary()?, &prov)?;
         }
         Format::Csv => report::csv::write_csv(out, reports)?,
     }
@@ -507,7 +516,7 @@ fn write_report(args: &Args, out: &mut dyn Write, reports: &[CaptureReport]) -> 
 }
 
 fn exit_code(reports: &[CaptureReport], fail_on: Option<Severity>, input_errors: bool) -> ExitCode {
-    let worst = reports.iter().flat_map(|r| r.connections.iter()).filter_map(|c| c.max_severity()).max();
+    let worst = reports.iter().filter_map(|r| r.connections.max_severity()).max();
     if let (Some(limit), Some(w)) = (fail_on, worst) {
         if w >= limit {
             return ExitCode::from(code::FINDINGS);
@@ -608,7 +617,7 @@ fn diff_side(path: &Path, cfg: &AnalyzeConfig) -> Result<Vec<dbwire::diff::DiffC
         }
         reports.push(r);
     }
-    Ok(dbwire::diff::conns_from_reports(&reports))
+    dbwire::diff::conns_from_reports(&reports).context("cannot read back the connection reports")
 }
 
 fn run_diff(d: &DiffArgs) -> Result<ExitCode> {

@@ -32,7 +32,7 @@ use crate::analyze::{AnalyzeConfig, Analyzer, CaptureParts, CaptureReport};
 use crate::capture::file::ReadStats;
 use crate::capture::{LinkType, Packet, Timestamp};
 use crate::decode::{plain_tcp_endpoints, DecodeStats, Decoder, TcpFlags, TcpSegment};
-use crate::findings::ConnectionReport;
+use crate::findings::log::{ConnectionList, ConnectionLog};
 use crate::flow::{FlowKey, FlowStats};
 
 /// Segments per batch before it is handed off.
@@ -41,10 +41,12 @@ const BATCH_SEGMENTS: usize = 1024;
 /// one maximal segment, so it does not grow in steady state).
 const BATCH_BYTES: usize = 256 << 10;
 /// Full batches queued per worker; the reader blocks when a worker falls behind. Deep
-/// enough (at most 8 MiB per worker, created only when needed) to carry the worker
-/// through stretches where the reading thread is busy with its own shard: 4 gave
-/// 1.09-1.16 s on the 1 GB benchmark with 2 threads, 32 gives 1.06-1.11 s.
-const QUEUE_DEPTH: usize = 32;
+/// enough to carry the worker through stretches where the reading thread is busy with
+/// its own shard, shallow enough that every large capture reaches the same peak memory
+/// (batches are created only when needed). On the 1 GB benchmark with 2 threads: depth
+/// 4 gave 1.09-1.16 s; 8 gave 1.08-1.32 s, 21.3 MiB; 16 gives 1.06-1.08 s and 24.2 MiB
+/// (24.6 MiB on 4 GB); 32 gave 1.05-1.07 s and 25-29 MiB (30.4 MiB on 4 GB).
+const QUEUE_DEPTH: usize = 16;
 /// Batches in circulation per worker: queued, being filled, being worked on.
 const BATCHES_PER_WORKER: usize = QUEUE_DEPTH + 2;
 
@@ -291,7 +293,7 @@ pub struct ShardedAnalyzer {
 
 /// What a worker hands back at the end.
 pub(crate) struct WorkerResult {
-    pub conns: Vec<ConnectionReport>,
+    pub log: ConnectionLog,
     pub flows: FlowStats,
     pub decode: DecodeStats,
     pub decode_errors: u64,
@@ -307,6 +309,7 @@ impl ShardedAnalyzer {
         // The table limits hold for the whole run: each worker gets its share.
         worker_cfg.flow.max_flows = (cfg.flow.max_flows / threads).max(1);
         worker_cfg.flow.max_ooo_total = (cfg.flow.max_ooo_total / threads).max(1);
+        worker_cfg.report_memory = Some(cfg.report_memory_per_thread(threads));
         let workers = (1..threads)
             .map(|_| {
                 let (to_worker, from_reader) = sync_channel::<Batch>(QUEUE_DEPTH);
@@ -400,8 +403,8 @@ impl ShardedAnalyzer {
                 Err(_) => failed += 1,
             }
         }
-        for WorkerResult { conns, flows: s, decode: d, decode_errors: e, first_decode_error } in results {
-            parts.push(conns);
+        for WorkerResult { log, flows: s, decode: d, decode_errors: e, first_decode_error } in results {
+            parts.push(log);
             decode.add(&d);
             decode_errors += e;
             if let Some(w) = first_decode_error {
@@ -411,11 +414,7 @@ impl ShardedAnalyzer {
             }
             flows.add(&s);
         }
-        // One allocation of the final size: the reports are most of the memory left.
-        let mut conns = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for p in parts {
-            conns.extend(p);
-        }
+        let conns = ConnectionList::merge(parts);
         let parts = CaptureParts {
             name: self.name,
             decode,
@@ -564,7 +563,7 @@ mod tests {
                 let _ = to_reader.try_send(b);
             }
             WorkerResult {
-                conns: Vec::new(),
+                log: ConnectionLog::default(),
                 flows: FlowStats { flows: n, gaps: addrs.len() as u64, ..FlowStats::default() },
                 decode: DecodeStats::default(),
                 decode_errors: 0,
@@ -679,7 +678,7 @@ mod tests {
             assert_eq!(report.decode.reassembled_datagrams, 1);
             assert_eq!(report.flows.flows, 1, "--threads {threads}: one connection, fragments included");
             assert_eq!(report.connections.len(), 1);
-            assert_eq!(report.connections[0].engine, "postgresql");
+            assert_eq!(report.connections.get(0).expect("read back").expect("one").engine, "postgresql");
         }
     }
 }

@@ -41,14 +41,47 @@ fn threads_do_not_change_the_report() {
     let (one, out1) = run_jsonl(&paths, &["--threads", "1"]);
     common::assert_no_panic(&out1);
     assert!(one.len() >= 13, "expected at least one connection per shipped capture, got {}", one.len());
-    for n in ["2", "3"] {
-        let (many, out) = run_jsonl(&paths, &["--threads", n]);
+    // `--max-report-memory 0`: every report goes through the temporary file.
+    for flags in [
+        &["--threads", "2"][..],
+        &["--threads", "3"],
+        &["--threads", "1", "--max-report-memory", "0"],
+        &["--threads", "2", "--max-report-memory", "0"],
+    ] {
+        let (many, out) = run_jsonl(&paths, flags);
         common::assert_no_panic(&out);
-        assert_eq!(out.status.code(), out1.status.code(), "exit code with --threads {n}");
-        assert_eq!(one.len(), many.len(), "connection count with --threads {n}");
+        assert_eq!(out.status.code(), out1.status.code(), "exit code with {flags:?}");
+        assert_eq!(one.len(), many.len(), "connection count with {flags:?}");
         for (a, b) in one.iter().zip(&many) {
-            assert_eq!(a, b, "--threads {n} differs");
+            assert_eq!(a, b, "{flags:?} differs");
         }
+    }
+}
+
+/// Every format reads the reports back from the temporary file exactly as it would
+/// have kept them in memory.
+#[test]
+fn reports_kept_on_disk_render_like_reports_in_memory() {
+    let dir = shipped();
+    let d = dir.to_str().expect("utf-8 path");
+    for format in ["json", "table", "csv", "html"] {
+        let mem = common::run_env(&["-q", "-f", format, "--color", "never", d], &[("SOURCE_DATE_EPOCH", "0")]);
+        let disk = common::run_env(
+            &["-q", "-f", format, "--color", "never", "--max-report-memory", "0", "--threads", "2", d],
+            &[("SOURCE_DATE_EPOCH", "0")],
+        );
+        common::assert_no_panic(&disk);
+        assert!(!mem.stdout.is_empty(), "{format}: empty report");
+        assert_eq!(mem.status.code(), disk.status.code(), "{format}: exit code");
+        let (m, k) = (String::from_utf8_lossy(&mem.stdout), String::from_utf8_lossy(&disk.stdout));
+        // The command line is part of the HTML provenance; nothing else may differ.
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.contains("--max-report-memory") && !l.contains("-q -f html"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip(&m), strip(&k), "{format}: report differs when kept on disk");
     }
 }
 
@@ -209,4 +242,23 @@ fn merge_of_editcap_split_files() {
         assert!(parts.len() >= 3, "editcap made {} files", parts.len());
         check_merged_equals_unsplit(&plain, &parts);
     }
+}
+
+/// No writable temporary directory: the reports stay in memory, the report is complete
+/// and a warning says why.
+#[test]
+fn unwritable_temporary_directory_keeps_reports_in_memory() {
+    let file = shipped().join("pg-plain.pcap");
+    let f = file.to_str().expect("utf-8 path");
+    let want = common::run(&["-q", "-f", "jsonl", f]);
+    let got = common::run_env(
+        &["-q", "-f", "jsonl", "--max-report-memory", "0", f],
+        &[("TMPDIR", "/nonexistent/dbwire-test")],
+    );
+    common::assert_no_panic(&got);
+    assert_eq!(got.stdout, want.stdout);
+    assert!(!want.stdout.is_empty());
+    let err = String::from_utf8_lossy(&got.stderr);
+    assert!(err.contains("cannot write connection reports to a temporary file"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one warning line: {err}");
 }

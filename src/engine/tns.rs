@@ -317,7 +317,7 @@ pub fn parse_ano(payload: &[u8]) -> Option<Ano> {
 }
 
 /// The NNE negotiation as reported (JSON `tns.nne`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct NneReport {
     /// The client sent an ANO negotiation (0xDEADBEEF).
     pub client_ano: bool,
@@ -331,10 +331,11 @@ pub struct NneReport {
 }
 
 /// Oracle facts of one connection (JSON `tns`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TnsFacts {
     /// TNS packet types seen, in order of first appearance.
-    pub packet_types: Vec<&'static str>,
+    #[serde(deserialize_with = "crate::findings::log::de_static_vec")]
+    pub packet_types: Vec<crate::findings::log::StaticName>,
     /// Version the client asked for in CONNECT and the one the server accepted.
     pub connect_version: Option<u16>,
     pub accept_version: Option<u16>,

@@ -2,11 +2,12 @@
 //! "is this connection encrypted, how, and what is wrong with it".
 
 pub mod checks;
+pub mod log;
 pub mod policy;
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use checks::CheckContext;
 
@@ -18,7 +19,7 @@ use crate::tls::{self, CertVisibility, TlsSummary};
 use crate::x509::CertSummary;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -51,7 +52,7 @@ impl Severity {
 }
 
 /// Is the connection encrypted on the wire? (JSON `encryption`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encryption {
     Tls,
@@ -75,17 +76,19 @@ impl Encryption {
 }
 
 /// One problem or fact worth a line in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    pub id: &'static str,
+    #[serde(deserialize_with = "log::de_static")]
+    pub id: log::StaticName,
     pub severity: Severity,
     pub detail: String,
 }
 
 /// TLS details of a connection (JSON `tls`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TlsReport {
-    pub upgrade: &'static str,
+    #[serde(deserialize_with = "log::de_static")]
+    pub upgrade: log::StaticName,
     pub version: Option<String>,
     pub cipher: Option<String>,
     pub cipher_id: Option<String>,
@@ -95,7 +98,8 @@ pub struct TlsReport {
     pub client_versions: Vec<String>,
     pub hello_retry_request: bool,
     /// `seen`, `encrypted` (TLS 1.3: not observable), or `not-captured`.
-    pub certificate_visibility: &'static str,
+    #[serde(deserialize_with = "log::de_static")]
+    pub certificate_visibility: log::StaticName,
     /// Leaf certificate.
     pub certificate: Option<CertSummary>,
     /// Further certificates the server sent (intermediates, roots).
@@ -114,7 +118,7 @@ pub struct TlsReport {
 }
 
 /// Plaintext evidence (JSON `plaintext`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlaintextReport {
     /// Protocol messages parsed in the clear.
     pub messages: u64,
@@ -125,7 +129,7 @@ pub struct PlaintextReport {
 }
 
 /// Login facts (JSON `credentials`). Never holds a password.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CredentialsReport {
     pub user: Option<String>,
     pub database: Option<String>,
@@ -138,12 +142,13 @@ pub struct CredentialsReport {
 }
 
 /// The verdict for one TCP connection: one JSON line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectionReport {
     pub capture: String,
     pub client: String,
     pub server: String,
-    pub engine: &'static str,
+    #[serde(deserialize_with = "log::de_static")]
+    pub engine: log::StaticName,
     pub encryption: Encryption,
     pub start: String,
     pub end: String,
@@ -156,7 +161,7 @@ pub struct ConnectionReport {
     pub plaintext: Option<PlaintextReport>,
     pub credentials: Option<CredentialsReport>,
     /// Oracle Net facts (connect descriptor, refusal, NNE negotiation); TNS only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tns: Option<TnsFacts>,
     pub findings: Vec<Finding>,
     /// Capture gaps: bytes missing from the capture, per direction [to server, to client].

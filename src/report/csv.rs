@@ -92,7 +92,7 @@ pub fn write_csv(out: &mut dyn Write, captures: &[CaptureReport]) -> io::Result<
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::CRLF).from_writer(out);
     w.write_record(COLUMNS)?;
     for c in captures.iter().flat_map(|c| c.connections.iter()) {
-        w.write_record(row(c).iter().map(|cell| formula_safe(cell).into_owned()))?;
+        w.write_record(row(&c?).iter().map(|cell| formula_safe(cell).into_owned()))?;
     }
     w.flush()?;
     Ok(())
@@ -159,9 +159,11 @@ mod tests {
     #[test]
     fn hostile_strings_round_trip_quoted() {
         let mut cap = shipped("pg-plain.pcap");
-        let c = &mut cap.connections[0];
+        let mut v = cap.connections.to_vec().expect("reports");
+        let c = &mut v[0];
         c.credentials.as_mut().expect("login").user = Some("=cmd|' /C calc'!A0".into());
         c.credentials.as_mut().expect("login").database = Some("a,\"b\"\r\nc".into());
+        cap.connections = crate::findings::log::ConnectionList::from_reports(&v);
         let mut raw = Vec::new();
         write_csv(&mut raw, std::slice::from_ref(&cap)).expect("csv");
         assert!(String::from_utf8_lossy(&raw).contains("\"a,\"\"b\"\"\r\nc\""), "RFC 4180 quoting");

@@ -633,13 +633,14 @@ pub fn write_html(
     s: &RunSummary,
     prov: &Provenance,
 ) -> io::Result<()> {
-    let page = build_page(captures, s, prov);
+    let page = build_page(captures, s, prov)?;
     let html = page.render().map_err(io::Error::other)?;
     out.write_all(html.as_bytes())
 }
 
-fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> ReportPage {
-    let conns: Vec<&ConnectionReport> = captures.iter().flat_map(|c| c.connections.iter()).collect();
+fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> io::Result<ReportPage> {
+    let owned = captures.iter().flat_map(|c| c.connections.iter()).collect::<io::Result<Vec<ConnectionReport>>>()?;
+    let conns: Vec<&ConnectionReport> = owned.iter().collect();
     let cleartext_credentials =
         conns.iter().filter(|c| c.credentials.as_ref().is_some_and(|cr| cr.cleartext_password_seen)).count() as u64;
     let capture_time = captures.iter().filter_map(|c| c.last_ts).max().map(|t| t.secs() as i64);
@@ -677,7 +678,7 @@ fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> 
         .map(|(sev, n)| LegendItem { class: sev.as_str(), label: format!("{} {n}", sev.as_str()) })
         .collect();
 
-    ReportPage {
+    Ok(ReportPage {
         version: env!("CARGO_PKG_VERSION"),
         generated: prov.generated.clone(),
         span,
@@ -693,13 +694,14 @@ fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> 
         plaintext,
         plaintext_more,
         warnings: captures.iter().flat_map(|c| c.warnings.iter().map(move |w| format!("{}: {w}", c.path))).collect(),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analyze::{analyze_file, AnalyzeConfig};
+    use crate::findings::log::ConnectionList;
 
     fn shipped(name: &str) -> CaptureReport {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(name);
@@ -707,7 +709,7 @@ mod tests {
     }
 
     fn render(caps: &[CaptureReport]) -> String {
-        let s = super::super::summarize(caps);
+        let s = super::super::summarize(caps).expect("summary");
         let mut out = Vec::new();
         write_html(&mut out, caps, &s, &Provenance::default()).expect("render");
         String::from_utf8(out).expect("utf-8")
@@ -720,15 +722,19 @@ mod tests {
         let mut tls = shipped("pg-tls12.pcap");
         let hostile = "<script>alert(1)</script>";
         {
-            let c = &mut plain.connections[0];
+            let mut v = plain.connections.to_vec().expect("reports");
+            let c = &mut v[0];
             c.credentials.as_mut().expect("pg-plain has a login").user = Some(hostile.into());
             c.plaintext.as_mut().expect("pg-plain is plaintext").queries = vec![format!("SELECT '{hostile}'")];
             c.server = format!("{hostile}:5432");
+            plain.connections = ConnectionList::from_reports(&v);
         }
         {
-            let t = tls.connections[0].tls.as_mut().expect("pg-tls12 is TLS");
+            let mut v = tls.connections.to_vec().expect("reports");
+            let t = v[0].tls.as_mut().expect("pg-tls12 is TLS");
             t.sni = Some("\"><script>x</script>".into());
             t.certificate.as_mut().expect("TLS 1.2 shows the certificate").subject = format!("CN={hostile}");
+            tls.connections = ConnectionList::from_reports(&v);
         }
         let html = render(&[plain, tls]);
         assert!(!html.contains("<script"), "unescaped markup in the report");
@@ -772,21 +778,22 @@ mod tests {
     /// time; moved to expire before the capture, it is drawn as expired.
     #[test]
     fn expiry_chart_marks_expired_certificates() {
-        let mut cap = shipped("pg-tls12.pcap");
+        let cap = shipped("pg-tls12.pcap");
         let t = cap.last_ts.expect("packets").secs() as i64;
-        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let mut owned = cap.connections.to_vec().expect("reports");
+        let conns: Vec<&ConnectionReport> = owned.iter().collect();
         let chart = expiry_chart(&conns, Some(t));
         assert_eq!(chart.rects.len(), 1);
         assert_eq!(chart.rects[0].class, "tls");
         assert!(chart.labels.iter().any(|l| l.text == "2035"), "axis runs to the expiry year");
 
-        let cert = cap.connections[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
+        let cert = owned[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
         cert.not_after_unix = t - 86_400;
-        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let conns: Vec<&ConnectionReport> = owned.iter().collect();
         assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "expired");
-        let cert = cap.connections[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
+        let cert = owned[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
         cert.not_after_unix = t + 86_400;
-        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let conns: Vec<&ConnectionReport> = owned.iter().collect();
         assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "warn");
     }
 
@@ -794,7 +801,8 @@ mod tests {
     #[test]
     fn expiry_chart_explains_hidden_certificates() {
         let cap = shipped("pg-tls13.pcap");
-        let conns: Vec<&ConnectionReport> = cap.connections.iter().collect();
+        let owned = cap.connections.to_vec().expect("reports");
+        let conns: Vec<&ConnectionReport> = owned.iter().collect();
         let chart = expiry_chart(&conns, None);
         assert!(chart.rects.is_empty());
         assert!(!chart.empty.is_empty());

@@ -10,10 +10,7 @@ use crate::analyze::CaptureReport;
 /// Write one JSON object per connection, one per line.
 pub fn write_jsonl(out: &mut dyn Write, captures: &[CaptureReport]) -> io::Result<()> {
     for cap in captures {
-        for c in &cap.connections {
-            serde_json::to_writer(&mut *out, c)?;
-            out.write_all(b"\n")?;
-        }
+        cap.connections.write_jsonl(out)?;
     }
     Ok(())
 }
@@ -49,7 +46,21 @@ struct Doc<'a> {
     version: &'static str,
     summary: SummaryDoc,
     captures: Vec<CaptureDoc<'a>>,
-    connections: Vec<&'a crate::findings::ConnectionReport>,
+    connections: AllConnections<'a>,
+}
+
+/// Every connection of a run, decoded one at a time while the document is written.
+struct AllConnections<'a>(&'a [CaptureReport]);
+
+impl Serialize for AllConnections<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = ser.serialize_seq(Some(self.0.iter().map(|c| c.connections.len()).sum()))?;
+        for c in self.0.iter().flat_map(|c| c.connections.iter()) {
+            seq.serialize_element(&c.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
 }
 
 /// Write one JSON document: summary, captures, connections.
@@ -83,7 +94,7 @@ pub fn write_json(out: &mut dyn Write, captures: &[CaptureReport], s: &RunSummar
                 warnings: &c.warnings,
             })
             .collect(),
-        connections: captures.iter().flat_map(|c| c.connections.iter()).collect(),
+        connections: AllConnections(captures),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")

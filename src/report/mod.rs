@@ -6,6 +6,7 @@ pub mod json;
 pub mod table;
 
 use std::collections::BTreeMap;
+use std::io;
 
 use crate::analyze::CaptureReport;
 use crate::findings::{ConnectionReport, Encryption, Severity};
@@ -38,11 +39,14 @@ pub struct RunSummary {
     pub by_encryption: BTreeMap<Encryption, u64>,
     pub servers: Vec<ServerSummary>,
     pub findings_by_severity: BTreeMap<Severity, u64>,
+    /// Connections per finding, worst severity first.
+    pub findings_by_id: BTreeMap<(std::cmp::Reverse<Severity>, &'static str), u64>,
     pub first: Option<String>,
     pub last: Option<String>,
 }
 
-pub fn summarize(captures: &[CaptureReport]) -> RunSummary {
+/// One pass over every connection (read back from where the run kept them).
+pub fn summarize(captures: &[CaptureReport]) -> io::Result<RunSummary> {
     let mut s = RunSummary { captures: captures.len(), ..RunSummary::default() };
     let mut servers: BTreeMap<String, ServerSummary> = BTreeMap::new();
     let mut first = None;
@@ -59,22 +63,24 @@ pub fn summarize(captures: &[CaptureReport]) -> RunSummary {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, None) => a,
         };
-        for c in &cap.connections {
+        for c in cap.connections.iter() {
+            let c = c?;
             s.connections += 1;
             *s.by_encryption.entry(c.encryption).or_default() += 1;
             for f in &c.findings {
                 *s.findings_by_severity.entry(f.severity).or_default() += 1;
+                *s.findings_by_id.entry((std::cmp::Reverse(f.severity), f.id)).or_default() += 1;
             }
             let e = servers
                 .entry(c.server.clone())
                 .or_insert_with(|| ServerSummary { server: c.server.clone(), ..ServerSummary::default() });
-            add_connection(e, c);
+            add_connection(e, &c);
         }
     }
     s.first = first.map(|t| t.to_rfc3339());
     s.last = last.map(|t| t.to_rfc3339());
     s.servers = servers.into_values().collect();
-    s
+    Ok(s)
 }
 
 fn add_connection(e: &mut ServerSummary, c: &ConnectionReport) {

@@ -147,10 +147,9 @@ pub fn write_table(
         writeln!(out, "\n{t}")?;
     }
 
-    let plain: Vec<&ConnectionReport> =
-        captures.iter().flat_map(|c| c.connections.iter()).filter(|c| c.encryption == Encryption::Plaintext).collect();
-    if !plain.is_empty() {
-        writeln!(out, "\nPlaintext connections ({}):", plain.len())?;
+    let plain = n(Encryption::Plaintext);
+    if plain > 0 {
+        writeln!(out, "\nPlaintext connections ({plain}):")?;
         let mut t = new_table(style);
         t.set_header(
             ["Client → server", "Engine", "Capture", "Evidence"]
@@ -158,7 +157,8 @@ pub fn write_table(
                 .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
         );
         const MAX_ROWS: usize = 50;
-        for c in plain.iter().take(MAX_ROWS) {
+        for c in captures.iter().flat_map(|c| c.connections.plaintext()).take(MAX_ROWS) {
+            let c = c?;
             let capture = std::path::Path::new(&c.capture)
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
@@ -167,24 +167,18 @@ pub fn write_table(
                 Cell::new(format!("{}\n→ {}", c.client, c.server)),
                 Cell::new(c.engine),
                 Cell::new(capture),
-                Cell::new(evidence(c)),
+                Cell::new(evidence(&c)),
             ]);
         }
         writeln!(out, "{t}")?;
-        if plain.len() > MAX_ROWS {
-            writeln!(out, "  … and {} more (use --format jsonl for all)", plain.len() - MAX_ROWS)?;
+        if plain > MAX_ROWS as u64 {
+            writeln!(out, "  … and {} more (use --format jsonl for all)", plain - MAX_ROWS as u64)?;
         }
     }
 
     if !s.findings_by_severity.is_empty() {
-        let mut ids: std::collections::BTreeMap<(std::cmp::Reverse<Severity>, &str), u64> = Default::default();
-        for c in captures.iter().flat_map(|c| c.connections.iter()) {
-            for f in &c.findings {
-                *ids.entry((std::cmp::Reverse(f.severity), f.id)).or_default() += 1;
-            }
-        }
         writeln!(out, "\nFindings:")?;
-        for ((sev, id), count) in ids {
+        for ((sev, id), count) in &s.findings_by_id {
             let label = format!("{:>8}", sev.0.as_str());
             let label = if style.color { paint(&label, severity_color(sev.0)) } else { label };
             writeln!(out, "  {label}  {id} ×{count}")?;

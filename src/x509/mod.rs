@@ -14,7 +14,7 @@ use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
 /// What the report shows of one certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CertSummary {
     /// RFC 4514 string, e.g. `CN=bench-db.local,O=Example`.
     pub subject: String,
@@ -127,6 +127,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn serial_hex(raw: &[u8]) -> String {
     let start = raw.iter().position(|&b| b != 0).unwrap_or(raw.len().saturating_sub(1));
     hex(&raw[start..])
+}
+
+impl CertSummary {
+    /// Fill the Unix times from `not_before`/`not_after` after reading a summary back
+    /// from its JSON form, which leaves them out ([`rfc3339`] is inverted exactly).
+    pub fn restore_unix_times(&mut self) {
+        self.not_before_unix = unix_of(&self.not_before);
+        self.not_after_unix = unix_of(&self.not_after);
+    }
+}
+
+fn unix_of(s: &str) -> i64 {
+    ::time::OffsetDateTime::parse(s, &::time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .or_else(|_| s.parse::<i64>())
+        .unwrap_or(0)
 }
 
 fn rfc3339(unix: i64) -> String {

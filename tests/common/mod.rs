@@ -30,6 +30,17 @@ pub fn run(args: &[&str]) -> Output {
     bin().args(args).env("NO_COLOR", "1").output().expect("run dbwire")
 }
 
+/// Run the binary with extra environment variables.
+#[allow(dead_code)]
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = bin();
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run dbwire")
+}
+
 pub fn run_jsonl(paths: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, Output) {
     let mut cmd = bin();
     cmd.env("NO_COLOR", "1").arg("--format").arg("jsonl").arg("--quiet");
