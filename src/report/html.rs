@@ -290,12 +290,90 @@ const LABEL_W: i64 = 170;
 const ROW_H: i64 = 26;
 const BAR_H: i64 = 18;
 
-fn engine_chart(conns: &[&ConnectionReport]) -> Chart {
-    let mut c = Chart::new("Connections by engine and encryption", 640);
-    let mut by_engine: BTreeMap<&str, BTreeMap<Encryption, u64>> = BTreeMap::new();
-    for conn in conns {
-        *by_engine.entry(conn.engine).or_default().entry(conn.encryption).or_default() += 1;
+/// What the page needs from the connections, gathered in one pass so that the
+/// reports are read back one at a time: counts, distinct certificates, and the rows
+/// listed in full (capped).
+#[derive(Default)]
+struct Tally {
+    by_engine: BTreeMap<&'static str, BTreeMap<Encryption, u64>>,
+    by_version: BTreeMap<String, u64>,
+    /// Distinct leaf certificates by fingerprint, with the servers that presented them.
+    certs: BTreeMap<String, (crate::x509::CertSummary, Vec<String>)>,
+    /// TLS connections without an observable certificate.
+    hidden_certs: u64,
+    sni: BTreeMap<String, Vec<String>>,
+    groups: BTreeMap<(Reverse<Severity>, String), FindingGroup>,
+    plain: Vec<PlainRow>,
+    plain_more: usize,
+    cleartext_credentials: u64,
+}
+
+/// Distinct leaf certificates kept for the expiry chart; past it they are counted.
+const MAX_DISTINCT_CERTS: usize = 4096;
+/// Distinct SNI names listed per server.
+const MAX_SNI: usize = 8;
+
+impl Tally {
+    fn add(&mut self, c: &ConnectionReport) {
+        *self.by_engine.entry(c.engine).or_default().entry(c.encryption).or_default() += 1;
+        if c.credentials.as_ref().is_some_and(|cr| cr.cleartext_password_seen) {
+            self.cleartext_credentials += 1;
+        }
+        if let Some(t) = &c.tls {
+            *self.by_version.entry(t.version.clone().unwrap_or_else(|| "not captured".into())).or_default() += 1;
+            match &t.certificate {
+                Some(cert) => {
+                    let known = self.certs.contains_key(&cert.sha256);
+                    if known || self.certs.len() < MAX_DISTINCT_CERTS {
+                        let e = self.certs.entry(cert.sha256.clone()).or_insert_with(|| (cert.clone(), Vec::new()));
+                        if !e.1.contains(&c.server) {
+                            e.1.push(c.server.clone());
+                        }
+                    }
+                }
+                None => self.hidden_certs += 1,
+            }
+            if let Some(name) = &t.sni {
+                let names = self.sni.entry(c.server.clone()).or_default();
+                if !names.contains(name) && names.len() < MAX_SNI {
+                    names.push(name.clone());
+                }
+            }
+        }
+        for f in &c.findings {
+            let id = f.id.to_string();
+            let g = self.groups.entry((Reverse(f.severity), id.clone())).or_insert_with(|| FindingGroup {
+                id,
+                severity: f.severity.as_str(),
+                count: 0,
+                rows: Vec::new(),
+                more: 0,
+            });
+            g.count += 1;
+            if g.rows.len() < MAX_ROWS_PER_FINDING {
+                g.rows.push(FindingRow {
+                    client: c.client.clone(),
+                    server: c.server.clone(),
+                    capture: file_name(&c.capture),
+                    detail: f.detail.clone(),
+                    evidence: evidence(c),
+                });
+            } else {
+                g.more += 1;
+            }
+        }
+        if c.encryption == Encryption::Plaintext {
+            if self.plain.len() < MAX_PLAINTEXT_ROWS {
+                self.plain.push(plain_row(c));
+            } else {
+                self.plain_more += 1;
+            }
+        }
     }
+}
+
+fn engine_chart(by_engine: &BTreeMap<&'static str, BTreeMap<Encryption, u64>>) -> Chart {
+    let mut c = Chart::new("Connections by engine and encryption", 640);
     if by_engine.is_empty() {
         c.empty = "No database connections.".into();
         return c;
@@ -342,14 +420,8 @@ fn is_old_tls(version: &str) -> bool {
     matches!(version, "SSLv2" | "SSLv3" | "TLSv1.0" | "TLSv1.1")
 }
 
-fn tls_version_chart(conns: &[&ConnectionReport]) -> Chart {
+fn tls_version_chart(by_version: &BTreeMap<String, u64>) -> Chart {
     let mut c = Chart::new("TLS versions negotiated", 640);
-    let mut by_version: BTreeMap<String, u64> = BTreeMap::new();
-    for conn in conns {
-        if let Some(t) = &conn.tls {
-            *by_version.entry(t.version.clone().unwrap_or_else(|| "not captured".into())).or_default() += 1;
-        }
-    }
     if by_version.is_empty() {
         c.empty = "No TLS connections.".into();
         return c;
@@ -400,23 +472,10 @@ fn day_of(unix: i64) -> String {
 /// Certificates expiring within this many seconds of the capture are flagged.
 const EXPIRY_WARNING: i64 = 30 * 24 * 3600;
 
-fn expiry_chart(conns: &[&ConnectionReport], capture_time: Option<i64>) -> Chart {
+fn expiry_chart(tally: &Tally, capture_time: Option<i64>) -> Chart {
     let mut c = Chart::new("Certificate validity (leaf certificates seen)", 760);
-    // Distinct leaf certificates by fingerprint, with the servers that presented them.
-    let mut certs: BTreeMap<&str, (&crate::x509::CertSummary, Vec<&str>)> = BTreeMap::new();
-    let mut hidden = 0u64;
-    for conn in conns {
-        let Some(t) = &conn.tls else { continue };
-        match &t.certificate {
-            Some(cert) => {
-                let e = certs.entry(cert.sha256.as_str()).or_insert((cert, Vec::new()));
-                if !e.1.contains(&conn.server.as_str()) {
-                    e.1.push(conn.server.as_str());
-                }
-            }
-            None => hidden += 1,
-        }
-    }
+    let certs = &tally.certs;
+    let hidden = tally.hidden_certs;
     if hidden > 0 {
         c.note = format!(
             "{} without an observable certificate (TLS 1.3 encrypts it, or the handshake was not captured).",
@@ -427,7 +486,7 @@ fn expiry_chart(conns: &[&ConnectionReport], capture_time: Option<i64>) -> Chart
         c.empty = "No server certificate observed.".into();
         return c;
     }
-    let mut rows: Vec<_> = certs.into_values().collect();
+    let mut rows: Vec<_> = certs.values().collect();
     rows.sort_by_key(|(cert, _)| (cert.not_after_unix, cert.subject.clone()));
     const MAX_CERTS: usize = 40;
     let more = rows.len().saturating_sub(MAX_CERTS);
@@ -538,17 +597,7 @@ fn evidence(c: &ConnectionReport) -> Vec<String> {
     out
 }
 
-fn server_rows(s: &RunSummary, conns: &[&ConnectionReport]) -> Vec<ServerRow> {
-    const MAX_SNI: usize = 8;
-    let mut sni: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for c in conns {
-        if let Some(name) = c.tls.as_ref().and_then(|t| t.sni.as_ref()) {
-            let names = sni.entry(c.server.as_str()).or_default();
-            if !names.contains(name) && names.len() < MAX_SNI {
-                names.push(name.clone());
-            }
-        }
-    }
+fn server_rows(s: &RunSummary, sni: &BTreeMap<String, Vec<String>>) -> Vec<ServerRow> {
     s.servers
         .iter()
         .map(|srv| {
@@ -574,35 +623,6 @@ fn server_rows(s: &RunSummary, conns: &[&ConnectionReport]) -> Vec<ServerRow> {
             }
         })
         .collect()
-}
-
-fn finding_groups(conns: &[&ConnectionReport]) -> Vec<FindingGroup> {
-    let mut groups: BTreeMap<(Reverse<Severity>, String), FindingGroup> = BTreeMap::new();
-    for c in conns {
-        for f in &c.findings {
-            let id = f.id.to_string();
-            let g = groups.entry((Reverse(f.severity), id.clone())).or_insert_with(|| FindingGroup {
-                id,
-                severity: f.severity.as_str(),
-                count: 0,
-                rows: Vec::new(),
-                more: 0,
-            });
-            g.count += 1;
-            if g.rows.len() < MAX_ROWS_PER_FINDING {
-                g.rows.push(FindingRow {
-                    client: c.client.clone(),
-                    server: c.server.clone(),
-                    capture: file_name(&c.capture),
-                    detail: f.detail.clone(),
-                    evidence: evidence(c),
-                });
-            } else {
-                g.more += 1;
-            }
-        }
-    }
-    groups.into_values().collect()
 }
 
 fn plain_row(c: &ConnectionReport) -> PlainRow {
@@ -639,10 +659,10 @@ pub fn write_html(
 }
 
 fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> io::Result<ReportPage> {
-    let owned = captures.iter().flat_map(|c| c.connections.iter()).collect::<io::Result<Vec<ConnectionReport>>>()?;
-    let conns: Vec<&ConnectionReport> = owned.iter().collect();
-    let cleartext_credentials =
-        conns.iter().filter(|c| c.credentials.as_ref().is_some_and(|cr| cr.cleartext_password_seen)).count() as u64;
+    let mut tally = Tally::default();
+    for c in captures.iter().flat_map(|c| c.connections.iter()) {
+        tally.add(&c?);
+    }
     let capture_time = captures.iter().filter_map(|c| c.last_ts).max().map(|t| t.secs() as i64);
 
     let hashes: BTreeMap<&str, &InputFile> = prov.inputs.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -663,10 +683,6 @@ fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> 
         })
         .collect();
 
-    let plain: Vec<&&ConnectionReport> = conns.iter().filter(|c| c.encryption == Encryption::Plaintext).collect();
-    let plaintext_more = plain.len().saturating_sub(MAX_PLAINTEXT_ROWS);
-    let plaintext = plain.iter().take(MAX_PLAINTEXT_ROWS).map(|c| plain_row(c)).collect();
-
     let span = match (&s.first, &s.last) {
         (Some(a), Some(b)) => format!("{a} → {b}"),
         _ => "no packets".to_string(),
@@ -686,13 +702,17 @@ fn build_page(captures: &[CaptureReport], s: &RunSummary, prov: &Provenance) -> 
         connections: s.connections,
         captures: capture_rows,
         options: prov.options.iter().map(|(n, v)| OptionRow { name: n.clone(), value: v.clone() }).collect(),
-        verdict: verdict(s, cleartext_credentials),
+        verdict: verdict(s, tally.cleartext_credentials),
         severity_counts,
-        charts: vec![engine_chart(&conns), tls_version_chart(&conns), expiry_chart(&conns, capture_time)],
-        servers: server_rows(s, &conns),
-        findings: finding_groups(&conns),
-        plaintext,
-        plaintext_more,
+        charts: vec![
+            engine_chart(&tally.by_engine),
+            tls_version_chart(&tally.by_version),
+            expiry_chart(&tally, capture_time),
+        ],
+        servers: server_rows(s, &tally.sni),
+        findings: tally.groups.into_values().collect(),
+        plaintext: tally.plain,
+        plaintext_more: tally.plain_more,
         warnings: captures.iter().flat_map(|c| c.warnings.iter().map(move |w| format!("{}: {w}", c.path))).collect(),
     })
 }
@@ -706,6 +726,12 @@ mod tests {
     fn shipped(name: &str) -> CaptureReport {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(name);
         analyze_file(&p, &AnalyzeConfig::default(), &mut |_| {}).expect("shipped capture")
+    }
+
+    fn tally_of(conns: &[ConnectionReport]) -> Tally {
+        let mut t = Tally::default();
+        conns.iter().for_each(|c| t.add(c));
+        t
     }
 
     fn render(caps: &[CaptureReport]) -> String {
@@ -781,20 +807,17 @@ mod tests {
         let cap = shipped("pg-tls12.pcap");
         let t = cap.last_ts.expect("packets").secs() as i64;
         let mut owned = cap.connections.to_vec().expect("reports");
-        let conns: Vec<&ConnectionReport> = owned.iter().collect();
-        let chart = expiry_chart(&conns, Some(t));
+        let chart = expiry_chart(&tally_of(&owned), Some(t));
         assert_eq!(chart.rects.len(), 1);
         assert_eq!(chart.rects[0].class, "tls");
         assert!(chart.labels.iter().any(|l| l.text == "2035"), "axis runs to the expiry year");
 
         let cert = owned[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
         cert.not_after_unix = t - 86_400;
-        let conns: Vec<&ConnectionReport> = owned.iter().collect();
-        assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "expired");
+        assert_eq!(expiry_chart(&tally_of(&owned), Some(t)).rects[0].class, "expired");
         let cert = owned[0].tls.as_mut().and_then(|t| t.certificate.as_mut()).expect("certificate");
         cert.not_after_unix = t + 86_400;
-        let conns: Vec<&ConnectionReport> = owned.iter().collect();
-        assert_eq!(expiry_chart(&conns, Some(t)).rects[0].class, "warn");
+        assert_eq!(expiry_chart(&tally_of(&owned), Some(t)).rects[0].class, "warn");
     }
 
     /// TLS 1.3 hides the certificate: nothing to draw, and the chart says why.
@@ -802,8 +825,7 @@ mod tests {
     fn expiry_chart_explains_hidden_certificates() {
         let cap = shipped("pg-tls13.pcap");
         let owned = cap.connections.to_vec().expect("reports");
-        let conns: Vec<&ConnectionReport> = owned.iter().collect();
-        let chart = expiry_chart(&conns, None);
+        let chart = expiry_chart(&tally_of(&owned), None);
         assert!(chart.rects.is_empty());
         assert!(!chart.empty.is_empty());
         assert!(chart.note.contains("1 TLS connection without an observable certificate"), "{}", chart.note);
