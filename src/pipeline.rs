@@ -3,9 +3,9 @@
 //! decoder, flow table and engines. (A separate reader thread would leave one of two
 //! cores' worth of analysis waiting on a thread that does little.)
 //!
-//! - **Sharding.** A packet goes to the shard chosen by a hash of its connection's
-//!   [`FlowKey`], which is the same for both directions, so a connection lives entirely
-//!   in one shard. For a plain TCP packet the reader reads the endpoints from a few
+//! - **Sharding.** A packet goes to the shard chosen by a seeded hash of its
+//!   connection's endpoints, the same for both directions, so a connection lives
+//!   entirely in one shard. For a plain TCP packet the reader reads the endpoints from a few
 //!   header bytes and leaves the decoding to the shard. IP fragments (and anything
 //!   unusual) are decoded by the reader, whose defragmenter sees every fragment, and
 //!   sharded as reassembled segments, so a fragmented segment reaches the same shard as
@@ -33,7 +33,7 @@ use crate::capture::file::ReadStats;
 use crate::capture::{LinkType, Packet, Timestamp};
 use crate::decode::{plain_tcp_endpoints, DecodeStats, Decoder, TcpFlags, TcpSegment};
 use crate::findings::log::{ConnectionList, ConnectionLog};
-use crate::flow::{FlowKey, FlowStats};
+use crate::flow::FlowStats;
 
 /// Segments per batch before it is handed off.
 const BATCH_SEGMENTS: usize = 1024;
@@ -209,21 +209,23 @@ impl Sharder {
         self.shard_endpoints(seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
     }
 
-    /// [`Sharder::shard`] from the endpoints alone (a packet not yet decoded).
+    /// [`Sharder::shard`] from the endpoints alone (a packet not yet decoded). Runs on
+    /// the reading thread for every packet, so it hashes two words rather than a
+    /// [`crate::flow::FlowKey`]: each endpoint folded into 64 bits, the smaller one first, so both
+    /// directions agree.
     pub(crate) fn shard_endpoints(&self, src_ip: IpAddr, src_port: u16, dst_ip: IpAddr, dst_port: u16) -> usize {
-        let probe = TcpSegment {
-            src_ip,
-            dst_ip,
-            src_port,
-            dst_port,
-            seq: 0,
-            ack: 0,
-            flags: TcpFlags { syn: false, ack: false, fin: false, rst: false },
-            window: 0,
-            payload: &[],
-            payload_wire_len: 0,
-        };
-        let (key, _) = FlowKey::from_segment(&probe);
+        fn word(ip: IpAddr, port: u16) -> u64 {
+            let a = match ip {
+                IpAddr::V4(a) => u64::from(u32::from(a)),
+                IpAddr::V6(a) => {
+                    let x = u128::from(a);
+                    (x as u64) ^ ((x >> 64) as u64).rotate_left(29)
+                }
+            };
+            a.rotate_left(16) ^ u64::from(port)
+        }
+        let (x, y) = (word(src_ip, src_port), word(dst_ip, dst_port));
+        let key = if x <= y { (x, y) } else { (y, x) };
         let h = u128::from(self.hasher.hash_one(key));
         let n = self.workers as u128;
         // Shard 0 runs on the thread that also reads, routes and copies every packet and

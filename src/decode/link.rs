@@ -62,6 +62,12 @@ fn by_ethertype(ethertype: u16, rest: &[u8]) -> Result<Net<'_>, DecodeError> {
 }
 
 fn by_ethertype_at(mut ethertype: u16, mut rest: &[u8], depth: usize) -> Result<Net<'_>, DecodeError> {
+    // The common case first: this runs once per packet.
+    match ethertype {
+        ETHERTYPE_IPV4 => return Ok(Net::Ipv4(rest)),
+        ETHERTYPE_IPV6 => return Ok(Net::Ipv6(rest)),
+        _ => {}
+    }
     let mut tags = 0;
     while ETHERTYPE_VLAN.contains(&ethertype) {
         tags += 1;

@@ -1,7 +1,8 @@
 //! TLS quality and certificate findings, and policy evaluation.
 //!
-//! Certificate chains are validated once per distinct chain (cache keyed by the SHA-256
-//! of the DER chain): big captures repeat the same handshake thousands of times. What
+//! Certificate chains are validated once per distinct chain (cache keyed by the DER
+//! chain itself, compared whole): big captures repeat the same handshake thousands of
+//! times. What
 //! depends on the connection (capture time, the name asked for) is cheap and done per
 //! connection.
 
@@ -10,7 +11,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
 
 use super::policy::Policy;
 use super::{ConnectionReport, Encryption, Finding, Severity};
@@ -32,7 +32,7 @@ pub struct CheckContext {
     pub expiry_warning_days: u32,
     /// "Today", Unix seconds (the wall clock; tests pin it).
     pub now_unix: i64,
-    cache: Mutex<HashMap<[u8; 32], Arc<ChainVerdict>>>,
+    cache: Mutex<ChainCache>,
     /// Chains validated / validations answered from the cache.
     pub chains_validated: AtomicU64,
     pub chain_cache_hits: AtomicU64,
@@ -57,7 +57,7 @@ impl CheckContext {
             trust,
             expect_host,
             now_unix,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(ChainCache::default()),
             chains_validated: AtomicU64::new(0),
             chain_cache_hits: AtomicU64::new(0),
         }
@@ -75,13 +75,10 @@ impl CheckContext {
     }
 
     fn verdict(&self, chain_der: &[Vec<u8>], chain: &[CertSummary], at_unix: i64) -> Arc<ChainVerdict> {
-        let mut h = Sha256::new();
-        for der in chain_der {
-            h.update((der.len() as u64).to_be_bytes());
-            h.update(der);
-        }
-        let key: [u8; 32] = h.finalize().into();
-        if let Some(v) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        // Looked up by the chain's bytes: hashing them with the seeded hasher is a
+        // fraction of a digest's cost, and equal keys are compared in full, so a
+        // verdict never belongs to another chain.
+        if let Some(v) = self.cache.lock().ok().and_then(|c| c.map.get(chain_der).cloned()) {
             self.chain_cache_hits.fetch_add(1, Ordering::Relaxed);
             return v;
         }
@@ -93,12 +90,25 @@ impl CheckContext {
         });
         if let Ok(mut c) = self.cache.lock() {
             // Bounded: a capture of many distinct chains stops caching, it does not grow.
-            if c.len() < 4096 {
-                c.insert(key, v.clone());
+            let bytes: usize = chain_der.iter().map(Vec::len).sum();
+            if c.map.len() < CHAIN_CACHE_ENTRIES && c.bytes + bytes <= CHAIN_CACHE_BYTES {
+                c.bytes += bytes;
+                c.map.insert(chain_der.to_vec(), v.clone());
             }
         }
         v
     }
+}
+
+/// Distinct chains whose verdict is kept, and the DER bytes they may hold in all.
+const CHAIN_CACHE_ENTRIES: usize = 1024;
+const CHAIN_CACHE_BYTES: usize = 4 << 20;
+
+/// Verdicts by DER chain.
+#[derive(Debug, Default)]
+struct ChainCache {
+    map: HashMap<Vec<Vec<u8>>, Arc<ChainVerdict>, foldhash::fast::RandomState>,
+    bytes: usize,
 }
 
 /// What does not change between connections that present the same chain.
