@@ -148,7 +148,7 @@ if [[ -n $SCALE ]]; then
     for f in "$F" "$BIG"; do
       /usr/bin/time -f '%e %M' -o "$TMP/big" "$DBWIRE" --threads "$t" -q -f jsonl "$f" > /dev/null
       read -r e m < "$TMP/big"
-      awk -v f="$f" -v t="$t" -v e="$e" -v m="$m" -v b="$(stat -c %s "$f")" \
+      awk -v f="$f" -v t="$t" -v e="$e" -v m="$m" -v b="$(stat -L -c %s "$f")" \
         'BEGIN { printf "- %s (%.0f MB), --threads %s: %.2f s, peak RSS %.1f MiB\n", f, b / 1e6, t, e, m / 1024 }'
     done
   done
