@@ -9,6 +9,7 @@
 //! says, a [`Framer`] that cuts a byte stream into packets with bounded memory, and the
 //! connection state machine [`MysqlState`] that ties them to [`Observed`] facts.
 
+use std::borrow::Cow;
 use super::{sql, AuthMethod, ConnCx, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::Direction;
 use crate::reader::{Probe, Reader};
@@ -704,12 +705,14 @@ fn probe_compressed(dir: Direction, data: &[u8]) -> Probe {
 
 /// One packet cut from a stream: the first `body.len()` bytes of a `len`-byte payload.
 #[derive(Debug)]
-struct Frame {
+struct Frame<'a> {
     seq: u8,
     len: usize,
     /// For compressed packets: the uncompressed length (0: stored).
     ulen: usize,
-    body: Vec<u8>,
+    /// Borrowed from the chunk when the payload lies whole in it (the common case: no
+    /// copy, no allocation), owned when it was gathered across chunks.
+    body: Cow<'a, [u8]>,
     /// Continuation of a previous 0xffffff-long payload.
     continuation: bool,
 }
@@ -756,7 +759,7 @@ impl Framer {
 
     /// Consume from `data[*pos..]` until one packet is complete (returned) or the data
     /// runs out (`None`). `hsize` is 4 (plain) or 7 (compressed).
-    fn next(&mut self, data: &[u8], pos: &mut usize, hsize: usize, cap: usize) -> Option<Frame> {
+    fn next<'a>(&mut self, data: &'a [u8], pos: &mut usize, hsize: usize, cap: usize) -> Option<Frame<'a>> {
         loop {
             let rest = data.get(*pos..).unwrap_or(&[]);
             if rest.is_empty() {
@@ -782,8 +785,13 @@ impl Framer {
                 self.cur_seq = h[3];
                 self.cur_ulen = if hsize == CHDR { u32::from_le_bytes([h[4], h[5], h[6], 0]) as usize } else { 0 };
                 self.want = self.cur_len.min(cap);
-                self.body = Vec::with_capacity(self.want);
                 self.in_body = true;
+                let rest = data.get(*pos..).unwrap_or(&[]);
+                if let Some(whole) = rest.get(..self.want) {
+                    *pos += self.want;
+                    return Some(self.frame(hsize, Cow::Borrowed(whole)));
+                }
+                self.body = Vec::with_capacity(self.want);
             }
             let rest = data.get(*pos..).unwrap_or(&[]);
             let n = (self.want - self.body.len()).min(rest.len());
@@ -792,18 +800,18 @@ impl Framer {
             if self.body.len() < self.want {
                 return None;
             }
-            self.in_body = false;
-            self.skip = self.cur_len - self.want;
-            let continuation = self.next_is_continuation;
-            self.next_is_continuation = hsize == HDR && self.cur_len == MAX_PACKET;
-            return Some(Frame {
-                seq: self.cur_seq,
-                len: self.cur_len,
-                ulen: self.cur_ulen,
-                body: std::mem::take(&mut self.body),
-                continuation,
-            });
+            let body = std::mem::take(&mut self.body);
+            return Some(self.frame(hsize, Cow::Owned(body)));
         }
+    }
+
+    /// The payload is complete: the frame, and what to skip of the payload beyond `cap`.
+    fn frame<'a>(&mut self, hsize: usize, body: Cow<'a, [u8]>) -> Frame<'a> {
+        self.in_body = false;
+        self.skip = self.cur_len - self.want;
+        let continuation = self.next_is_continuation;
+        self.next_is_continuation = hsize == HDR && self.cur_len == MAX_PACKET;
+        Frame { seq: self.cur_seq, len: self.cur_len, ulen: self.cur_ulen, body, continuation }
     }
 }
 
@@ -999,17 +1007,17 @@ impl MysqlState {
     fn on_compressed(&mut self, dir: Direction, f: Frame, cx: &mut ConnCx<'_>) {
         let i = dir.index();
         let full = if f.ulen == 0 { f.len } else { f.ulen };
-        let inner = if f.ulen == 0 {
+        let inner: Cow<'_, [u8]> = if f.ulen == 0 {
             f.body
         } else if f.body.len() < f.len {
             // Compressed payload too large to buffer: its inner bytes are lost.
-            Vec::new()
+            Cow::Borrowed(&[])
         } else {
             match inflate_capped(&f.body, f.ulen.min(INFLATE_CAP)) {
-                Some(v) => v,
+                Some(v) => Cow::Owned(v),
                 None => {
                     Observed::note(&mut cx.obs.anomalies, "mysql: bad zlib data in compressed packet");
-                    Vec::new()
+                    Cow::Borrowed(&[])
                 }
             }
         };
