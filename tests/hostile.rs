@@ -70,8 +70,7 @@ fn number_before(stderr: &str, marker: &str) -> u64 {
     let at = line.find(marker).unwrap_or(0);
     line[..at]
         .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .next_back()
+        .rfind(|s| !s.is_empty())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count before {marker:?} in {line:?}"))
 }

@@ -9,10 +9,10 @@
 //! says, a [`Framer`] that cuts a byte stream into packets with bounded memory, and the
 //! connection state machine [`MysqlState`] that ties them to [`Observed`] facts.
 
-use std::borrow::Cow;
 use super::{sql, AuthMethod, ConnCx, EngineKind, Feed, Observed, TlsUpgrade};
 use crate::flow::Direction;
 use crate::reader::{Probe, Reader};
+use std::borrow::Cow;
 
 // Capability flags ("Capabilities Flags" in the protocol docs).
 /// `CLIENT_LONG_PASSWORD`; MariaDB calls bit 0 `CLIENT_MYSQL`: a MariaDB server or client

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-
 use super::policy::Policy;
 use super::{ConnectionReport, Encryption, Finding, Severity};
 use crate::tls::{self, TlsSummary};
