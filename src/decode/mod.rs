@@ -202,7 +202,61 @@ fn tunnel(ip_number: IpNumber, payload: &[u8]) -> Option<Result<Net<'_>, DecodeE
     }
 }
 
+/// The common case without the general parser: an unfragmented IPv4 datagram (options
+/// allowed) or an IPv6 packet without extension headers, carrying TCP, whole in the
+/// capture. `None` for anything else, which takes the full path; where both apply
+/// they give the same segment (a property test holds them to it).
+fn plain_tcp(ip: &[u8], want: Option<u8>) -> Option<(IpAddr, IpAddr, &[u8])> {
+    let version = ip.first()? >> 4;
+    if want.is_some_and(|w| w != version) {
+        return None;
+    }
+    match version {
+        4 => {
+            let hlen = usize::from(ip[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+            let flags_frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
+            if hlen < 20 || total < hlen || total > ip.len() || flags_frag & 0x3fff != 0 || *ip.get(9)? != 6 {
+                return None;
+            }
+            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(hlen..total)?))
+        }
+        6 => {
+            let payload_len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
+            // Payload length 0 is a jumbogram (RFC 2675): the full path decides.
+            if *ip.get(6)? != 6 || payload_len == 0 {
+                return None;
+            }
+            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(40..40 + payload_len)?))
+        }
+        _ => None,
+    }
+}
+
 fn decode_net<'a>(
+    stats: &mut DecodeStats,
+    defrag: &'a mut Defrag,
+    net: Net<'a>,
+    ts: u64,
+    depth: usize,
+) -> Result<Option<TcpSegment<'a>>, DecodeError> {
+    let fast = match net {
+        Net::Ipv4(b) => plain_tcp(b, Some(4)),
+        Net::Ipv6(b) => plain_tcp(b, Some(6)),
+        Net::Ip(b) => plain_tcp(b, None),
+        Net::NotIp => None,
+    };
+    if let Some((src, dst, payload)) = fast {
+        return tcp(src, dst, payload, payload.len()).map(Some);
+    }
+    decode_net_full(stats, defrag, net, ts, depth)
+}
+
+fn decode_net_full<'a>(
     stats: &mut DecodeStats,
     defrag: &'a mut Defrag,
     net: Net<'a>,
@@ -1024,6 +1078,68 @@ mod tests {
         assert_eq!(dec(&mut d, LinkType::RAW, &frag_v4(6, 0, true, &t[..8])), Ok(None));
         assert_eq!(d.stats.reassembled_datagrams, 0);
         assert_eq!(d.stats.fragments_dropped, 4);
+    }
+
+    /// IPv6 without extension headers + the TCP segment of [`tcp_bytes`].
+    fn ipv6_tcp() -> Vec<u8> {
+        let t = tcp_bytes();
+        let mut v =
+            vec![/* version 6 */ 0x60, 0, 0, 0, /* payload length */ 0, t.len() as u8, /* TCP */ 6, 64];
+        v.extend([0x20, 0x01, 0x0d, 0xb8].iter().chain(&[0; 11]).chain(&[1]));
+        v.extend([0x20, 0x01, 0x0d, 0xb8].iter().chain(&[0; 11]).chain(&[2]));
+        v.extend(t);
+        v
+    }
+
+    #[test]
+    fn plain_tcp_takes_only_the_common_case() {
+        let v4 = IPV4_TCP;
+        assert!(plain_tcp(v4, Some(4)).is_some());
+        assert!(plain_tcp(v4, Some(6)).is_none(), "version must match the link type");
+        assert!(plain_tcp(&ipv6_tcp(), None).is_some());
+        let mut frag = v4.to_vec();
+        frag[6] = 0x20; // more fragments
+        assert!(plain_tcp(&frag, Some(4)).is_none());
+        let mut cut = v4.to_vec();
+        cut.pop(); // total length beyond the capture: snaplen-cut, full path
+        assert!(plain_tcp(&cut, Some(4)).is_none());
+        assert!(plain_tcp(IPV6_HBH_TCP, Some(6)).is_none(), "extension headers take the full path");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Wherever the common-case decoder answers, the general one gives the same
+        /// segment (or the same error).
+        #[test]
+        fn plain_tcp_agrees_with_the_full_decoder(
+            v6 in proptest::prelude::any::<bool>(),
+            flips in proptest::collection::vec((0usize..60, proptest::prelude::any::<u8>()), 0..4),
+            cut in 0usize..8,
+            extra in 0usize..6,
+        ) {
+            let mut ip = if v6 { ipv6_tcp() } else { IPV4_TCP.to_vec() };
+            for (at, v) in flips {
+                let n = ip.len();
+                ip[at % n] = v;
+            }
+            ip.truncate(ip.len().saturating_sub(cut));
+            ip.extend(std::iter::repeat(0xee).take(extra)); // link-layer padding
+            for want in [Some(4), Some(6), None] {
+                if let Some((src, dst, payload)) = plain_tcp(&ip, want) {
+                    let fast = tcp(src, dst, payload, payload.len()).map(Some);
+                    let mut stats = DecodeStats::default();
+                    let mut defrag = Defrag::default();
+                    let net = match want {
+                        Some(4) => Net::Ipv4(&ip),
+                        Some(6) => Net::Ipv6(&ip),
+                        _ => Net::Ip(&ip),
+                    };
+                    let full = decode_net_full(&mut stats, &mut defrag, net, 0, 0);
+                    proptest::prop_assert_eq!(format!("{fast:?}"), format!("{full:?}"));
+                }
+            }
+        }
     }
 
     proptest::proptest! {
