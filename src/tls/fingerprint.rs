@@ -22,7 +22,50 @@ pub struct ClientFingerprint {
 }
 
 /// Compute both fingerprints (TLS over TCP).
+///
+/// A client sends the same lists in every ClientHello, so the last
+/// [`FINGERPRINT_CACHE_ENTRIES`] distinct inputs seen on this thread keep their result;
+/// inputs are compared field by field, so a lookup never returns another hello's
+/// fingerprints.
 pub fn client_fingerprint(ch: &ClientHelloInfo) -> ClientFingerprint {
+    let hit = FINGERPRINT_CACHE.with(|c| c.borrow().iter().find(|(k, _)| same_input(k, ch)).map(|(_, f)| f.clone()));
+    if let Some(f) = hit {
+        return f;
+    }
+    let f = compute_fingerprint(ch);
+    FINGERPRINT_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= FINGERPRINT_CACHE_ENTRIES {
+            c.remove(0);
+        }
+        // Only what the fingerprints read is kept (not the server name or ALPN strings).
+        let key = ClientHelloInfo { sni: None, alpn: Vec::new(), ..ch.clone() };
+        c.push((key, f.clone()));
+    });
+    f
+}
+
+/// Distinct ClientHello inputs remembered per thread by [`client_fingerprint`].
+const FINGERPRINT_CACHE_ENTRIES: usize = 16;
+
+thread_local! {
+    static FINGERPRINT_CACHE: std::cell::RefCell<Vec<(ClientHelloInfo, ClientFingerprint)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Equal in every field JA3 and JA4 read.
+fn same_input(a: &ClientHelloInfo, b: &ClientHelloInfo) -> bool {
+    a.legacy_version == b.legacy_version
+        && a.ciphers == b.ciphers
+        && a.versions == b.versions
+        && a.extensions == b.extensions
+        && a.groups == b.groups
+        && a.point_formats == b.point_formats
+        && a.signature_algorithms == b.signature_algorithms
+        && a.alpn_first_raw == b.alpn_first_raw
+}
+
+fn compute_fingerprint(ch: &ClientHelloInfo) -> ClientFingerprint {
     let ja3 = ja3_string(ch);
     let ja3_hash = hex(&Md5::digest(ja3.as_bytes()));
     ClientFingerprint { ja3, ja3_hash, ja4: ja4(ch) }
@@ -277,6 +320,22 @@ mod tests {
         assert_eq!(f.ja4.len(), 36);
     }
 
+    /// Hellos that differ in one fingerprinted field get their own fingerprints from the
+    /// cache; the server name does not count.
+    #[test]
+    fn cached_fingerprints_belong_to_their_hello() {
+        let ch = parse_client_hello(&spec_example_hello()).expect("parses");
+        let first = client_fingerprint(&ch);
+        let mut fewer = ch.clone();
+        fewer.ciphers.pop();
+        let other = client_fingerprint(&fewer);
+        assert_ne!(other, first);
+        assert_eq!(other, compute_fingerprint(&fewer));
+        let renamed = ClientHelloInfo { sni: Some("elsewhere.example".into()), ..ch.clone() };
+        assert_eq!(client_fingerprint(&renamed), first);
+        assert_eq!(client_fingerprint(&ch), first);
+    }
+
     proptest::proptest! {
         /// Any byte flipped or the hello cut anywhere: parsing and fingerprinting never panic.
         #[test]
@@ -289,6 +348,8 @@ mod tests {
             if let Some(ch) = parse_client_hello(&hello) {
                 let f = client_fingerprint(&ch);
                 proptest::prop_assert_eq!(f.ja4.split('_').count(), 3);
+                // The per-thread cache (filled by earlier cases) answers as a fresh computation.
+                proptest::prop_assert_eq!(f, compute_fingerprint(&ch));
             }
         }
     }
