@@ -175,7 +175,47 @@ impl CipherClass {
 }
 
 /// `None` for unknown ids and signalling values (SCSV).
+///
+/// Every suite a client offers is classified, for every TLS connection: the answer for
+/// each id is worked out once per run and kept in a 64 KiB table (0: not yet, 1: not a
+/// suite, else 0x80 | the seven flags).
 pub fn classify_cipher(id: u16) -> Option<CipherClass> {
+    use std::sync::atomic::AtomicU8;
+    static MEMO: [AtomicU8; 65536] = [const { AtomicU8::new(0) }; 65536];
+    let slot = &MEMO[usize::from(id)];
+    match slot.load(Ordering::Relaxed) {
+        0 => {}
+        1 => return None,
+        m => return Some(CipherClass::unpack(m)),
+    }
+    let c = classify_by_name(id);
+    slot.store(c.map_or(1, CipherClass::pack), Ordering::Relaxed);
+    c
+}
+
+impl CipherClass {
+    fn pack(self) -> u8 {
+        [self.null, self.export, self.anon, self.rc4, self.des, self.cbc, self.forward_secrecy]
+            .iter()
+            .enumerate()
+            .fold(0x80, |m, (i, &b)| m | (u8::from(b) << i))
+    }
+
+    fn unpack(m: u8) -> CipherClass {
+        let bit = |i: u8| m & (1 << i) != 0;
+        CipherClass {
+            null: bit(0),
+            export: bit(1),
+            anon: bit(2),
+            rc4: bit(3),
+            des: bit(4),
+            cbc: bit(5),
+            forward_secrecy: bit(6),
+        }
+    }
+}
+
+fn classify_by_name(id: u16) -> Option<CipherClass> {
     if matches!(id, 0x00ff | 0x5600) {
         return None;
     }
@@ -492,6 +532,19 @@ mod tests {
         assert!(classify_cipher(0xc014).is_some_and(|c| c.cbc && c.forward_secrecy && !c.weak()));
         // TLS_EMPTY_RENEGOTIATION_INFO_SCSV is no suite.
         assert_eq!(classify_cipher(0x00ff), None);
+    }
+
+    /// The memo table answers exactly as reading the name does, first time and after.
+    #[test]
+    fn memoised_classes_equal_the_names() {
+        let mut suites = 0;
+        for id in 0..=u16::MAX {
+            let want = classify_by_name(id);
+            suites += usize::from(want.is_some());
+            assert_eq!(classify_cipher(id), want, "0x{id:04x}");
+            assert_eq!(classify_cipher(id), want, "0x{id:04x} from the table");
+        }
+        assert!(suites > 300, "tls-parser names {suites} suites");
     }
 
     fn plaintext_report(findings: &[&'static str]) -> ConnectionReport {
