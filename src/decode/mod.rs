@@ -151,28 +151,7 @@ pub(crate) fn plain_tcp_endpoints(pkt: &Packet<'_>) -> Option<(IpAddr, u16, IpAd
         Net::Ipv4(b) | Net::Ipv6(b) | Net::Ip(b) => b,
         Net::NotIp => return None,
     };
-    let (src, dst, l4) = match ip.first()? >> 4 {
-        4 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let flags_frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
-            // More-fragments flag or a fragment offset: the defragmenter's business.
-            if ihl < 20 || flags_frag & 0x3fff != 0 || *ip.get(9)? != 6 {
-                return None;
-            }
-            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b), ip.get(ihl..)?)
-        }
-        6 => {
-            if *ip.get(6)? != 6 {
-                return None;
-            }
-            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b), ip.get(40..)?)
-        }
-        _ => return None,
-    };
+    let (src, dst, l4, _) = ip_tcp(ip, None)?;
     let sp = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
     let dp = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
     Some((src, sp, dst, dp))
@@ -202,11 +181,12 @@ fn tunnel(ip_number: IpNumber, payload: &[u8]) -> Option<Result<Net<'_>, DecodeE
     }
 }
 
-/// The common case without the general parser: an unfragmented IPv4 datagram (options
-/// allowed) or an IPv6 packet without extension headers, carrying TCP, whole in the
-/// capture. `None` for anything else, which takes the full path; where both apply
-/// they give the same segment (a property test holds them to it).
-fn plain_tcp(ip: &[u8], want: Option<u8>) -> Option<(IpAddr, IpAddr, &[u8])> {
+/// TCP straight over IP: an unfragmented IPv4 datagram (options allowed) or an IPv6
+/// packet without extension headers. The addresses, the bytes after the IP header as
+/// captured, and the TCP length the IP header declares (`None`: IPv4 total length
+/// below its header, or an IPv6 jumbogram, RFC 2675: the full decoder decides).
+#[inline]
+fn ip_tcp(ip: &[u8], want: Option<u8>) -> Option<(IpAddr, IpAddr, &[u8], Option<usize>)> {
     let version = ip.first()? >> 4;
     if want.is_some_and(|w| w != version) {
         return None;
@@ -216,25 +196,34 @@ fn plain_tcp(ip: &[u8], want: Option<u8>) -> Option<(IpAddr, IpAddr, &[u8])> {
             let hlen = usize::from(ip[0] & 0x0f) * 4;
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
             let flags_frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
-            if hlen < 20 || total < hlen || total > ip.len() || flags_frag & 0x3fff != 0 || *ip.get(9)? != 6 {
+            // More-fragments flag or a fragment offset: the defragmenter's business.
+            if hlen < 20 || flags_frag & 0x3fff != 0 || *ip.get(9)? != 6 {
                 return None;
             }
             let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
             let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(hlen..total)?))
+            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(hlen..)?, total.checked_sub(hlen)))
         }
         6 => {
-            let payload_len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
-            // Payload length 0 is a jumbogram (RFC 2675): the full path decides.
-            if *ip.get(6)? != 6 || payload_len == 0 {
+            if *ip.get(6)? != 6 {
                 return None;
             }
+            let payload_len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
             let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(40..40 + payload_len)?))
+            Some((IpAddr::from(src), IpAddr::from(dst), ip.get(40..)?, (payload_len != 0).then_some(payload_len)))
         }
         _ => None,
     }
+}
+
+/// The common case without the general parser: [`ip_tcp`] with the whole declared
+/// TCP segment in the capture. `None` for anything else, which takes the full path;
+/// where both apply they give the same segment (a property test holds them to it).
+#[inline]
+fn plain_tcp(ip: &[u8], want: Option<u8>) -> Option<(IpAddr, IpAddr, &[u8])> {
+    let (src, dst, l4, declared) = ip_tcp(ip, want)?;
+    Some((src, dst, l4.get(..declared?)?))
 }
 
 fn decode_net<'a>(
