@@ -20,11 +20,16 @@ fuzz_target!(|data: &[u8]| {
     cfg.flow.max_flows = 64;
     cfg.flow.max_ooo_per_direction = 4096;
     cfg.flow.max_ooo_total = 16384;
+    // Small enough that reports past the first few go through the temporary file.
+    cfg.report_memory = Some(4096);
     let mut analyzer = Analyzer::new("fuzz", &cfg);
     if let Ok(read) = file.for_each(&mut |_| {}, &mut |pkt| analyzer.packet(pkt)) {
         let report = analyzer.finish(read);
-        for c in &report.connections {
-            let _ = serde_json::to_string(c);
+        // Every report must come back from the store as it was kept.
+        for c in report.connections.iter() {
+            let c = c.expect("a kept report reads back");
+            let _ = serde_json::to_string(&c);
         }
+        report.connections.write_jsonl(&mut std::io::sink()).expect("JSON lines");
     }
 });
