@@ -220,3 +220,44 @@ fn diff_bad_input_is_one_line_error() {
     let out = common::run(&["diff", "/nonexistent/a.pcap", capture("pg-plain.pcap").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The table's certificate column says what the chain check concluded, certificate by
+/// certificate, and says nothing of it without a bundle.
+#[test]
+fn table_shows_the_chain_verdict_per_certificate() {
+    // captures/cert-expected.jsonl: cert-good.pcap's leaf is issued by the test
+    // intermediate under the bundle's root; cert-selfsigned.pcap's leaf issues itself.
+    let facts = std::fs::read_to_string(capture("cert-expected.jsonl")).expect("facts");
+    let issuer_of = |name: &str| -> String {
+        facts
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["capture"] == name)
+            .and_then(|v| v["leaf_issuer"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("{name} in cert-expected.jsonl"))
+    };
+    let (good, own) = (issuer_of("cert-good.pcap"), issuer_of("cert-selfsigned.pcap"));
+    assert_ne!(good, own);
+    let bundle = capture("cert-ca-bundle.pem");
+    let (g, s) = (capture("cert-good.pcap"), capture("cert-selfsigned.pcap"));
+    let args = |extra: &[&str]| {
+        let mut a = vec!["-q", "--color", "never"];
+        a.extend_from_slice(extra);
+        a.push(g.to_str().expect("utf-8"));
+        a.push(s.to_str().expect("utf-8"));
+        a.iter().map(|x| x.to_string()).collect::<Vec<_>>()
+    };
+    let with = args(&["--ca-bundle", bundle.to_str().expect("utf-8")]);
+    let text = run_ok(&with.iter().map(String::as_str).collect::<Vec<_>>());
+    let lines: Vec<&str> = text.lines().collect();
+    // Subject, issuer, expiry, then the verdict.
+    let verdict_for = |issuer: &str| -> &str {
+        let at = lines.iter().position(|l| l.contains(&format!("issuer {issuer}"))).expect("issuer line");
+        lines[at + 2]
+    };
+    assert!(verdict_for(&good).contains("chain trusted (--ca-bundle)"), "{text}");
+    assert!(verdict_for(&own).contains("chain NOT trusted (--ca-bundle)"), "{text}");
+    let without = args(&[]);
+    let text = run_ok(&without.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!text.contains("chain trusted") && !text.contains("NOT trusted"), "{text}");
+}

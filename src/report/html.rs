@@ -604,7 +604,12 @@ fn server_rows(s: &RunSummary, sni: &BTreeMap<String, Vec<String>>) -> Vec<Serve
             let mut certificates: Vec<String> = srv
                 .certificates
                 .iter()
-                .map(|(subj, iss, exp)| format!("{subj} — issuer {iss} — expires {exp}"))
+                .map(|c| {
+                    let mut parts =
+                        vec![c.subject.clone(), format!("issuer {}", c.issuer), format!("expires {}", c.not_after)];
+                    parts.extend(c.verdict_lines());
+                    parts.join(" — ")
+                })
                 .collect();
             if srv.tls13_cert_hidden {
                 certificates.push("TLS 1.3: certificate encrypted, not observable".into());

@@ -24,10 +24,39 @@ pub struct ServerSummary {
     pub unknown: u64,
     /// "TLSv1.3 TLS_AES_256_GCM_SHA384" → connections.
     pub tls_kinds: BTreeMap<String, u64>,
-    /// Distinct leaf certificates: (subject, issuer, not_after).
-    pub certificates: Vec<(String, String, String)>,
+    /// Distinct leaf certificates (at most 8 per server).
+    pub certificates: Vec<CertSeen>,
     pub tls13_cert_hidden: bool,
     pub clients: BTreeMap<String, u64>,
+}
+
+/// A leaf certificate a server presented, with what was concluded about its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSeen {
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: String,
+    /// The chain against `--ca-bundle` (`None`: no bundle given).
+    pub trusted: Option<bool>,
+    /// Known CA family of the issuer (e.g. `rds-ca-rsa2048-g1`).
+    pub ca_family: Option<String>,
+}
+
+impl CertSeen {
+    /// What the chain check and the CA family say, for the per-server views; empty when
+    /// neither applies.
+    pub fn verdict_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.trusted {
+            Some(true) => out.push("chain trusted (--ca-bundle)".to_string()),
+            Some(false) => out.push("chain NOT trusted (--ca-bundle)".to_string()),
+            None => {}
+        }
+        if let Some(f) = &self.ca_family {
+            out.push(format!("CA family {f}"));
+        }
+        out
+    }
 }
 
 /// Totals across every capture of a run.
@@ -113,9 +142,15 @@ fn add_connection(e: &mut ServerSummary, c: &ConnectionReport) {
         }
         *e.tls_kinds.entry(kind).or_default() += 1;
         if let Some(cert) = &t.certificate {
-            let key = (cert.subject.clone(), cert.issuer.clone(), cert.not_after.clone());
-            if !e.certificates.contains(&key) && e.certificates.len() < 8 {
-                e.certificates.push(key);
+            let seen = CertSeen {
+                subject: cert.subject.clone(),
+                issuer: cert.issuer.clone(),
+                not_after: cert.not_after.clone(),
+                trusted: t.chain_trusted,
+                ca_family: t.ca_family.clone(),
+            };
+            if !e.certificates.contains(&seen) && e.certificates.len() < 8 {
+                e.certificates.push(seen);
             }
         }
         if t.certificate_visibility == "encrypted" {

@@ -60,8 +60,16 @@ fn count_cell(n: u64, color: Color, style: TableStyle) -> Cell {
 
 fn server_row(s: &ServerSummary, style: TableStyle) -> Vec<Cell> {
     let tls_kinds = s.tls_kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join("\n");
-    let mut certs: Vec<String> =
-        s.certificates.iter().map(|(subj, iss, exp)| format!("{subj}\n  issuer {iss}\n  expires {exp}")).collect();
+    let mut certs: Vec<String> = s
+        .certificates
+        .iter()
+        .map(|c| {
+            let mut lines =
+                vec![c.subject.clone(), format!("  issuer {}", c.issuer), format!("  expires {}", c.not_after)];
+            lines.extend(c.verdict_lines().into_iter().map(|l| format!("  {l}")));
+            lines.join("\n")
+        })
+        .collect();
     if s.tls13_cert_hidden {
         certs.push("(TLS 1.3: certificate encrypted, not observable)".into());
     }
