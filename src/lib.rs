@@ -15,6 +15,7 @@ pub mod findings;
 pub mod flow;
 pub mod pipeline;
 pub mod reader;
+mod recent;
 pub mod report;
 pub mod tls;
 pub mod units;

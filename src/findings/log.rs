@@ -383,9 +383,16 @@ impl ConnectionList {
         Iter { list: self, entries: Entries::new(&self.inner), want, buf: Vec::new() }
     }
 
-    /// Report number `i`.
+    /// Report number `i` (the ones before it are skipped, not decoded).
     pub fn get(&self, i: usize) -> io::Result<Option<ConnectionReport>> {
-        self.iter().nth(i).transpose()
+        let mut entries = Entries::new(&self.inner);
+        for _ in 0..i {
+            if entries.next_entry()?.is_none() {
+                return Ok(None);
+            }
+        }
+        let mut buf = Vec::new();
+        entries.next_entry()?.map(|e| decode(&self.inner, &e, &mut buf)).transpose()
     }
 
     /// Every report decoded into memory (small captures, tests).

@@ -28,20 +28,14 @@ pub struct ClientFingerprint {
 /// inputs are compared field by field, so a lookup never returns another hello's
 /// fingerprints.
 pub fn client_fingerprint(ch: &ClientHelloInfo) -> ClientFingerprint {
-    let hit = FINGERPRINT_CACHE.with(|c| c.borrow().iter().find(|(k, _)| same_input(k, ch)).map(|(_, f)| f.clone()));
+    let hit = FINGERPRINT_CACHE.with(|c| c.borrow().get(|k| same_input(k, ch)));
     if let Some(f) = hit {
         return f;
     }
     let f = compute_fingerprint(ch);
-    FINGERPRINT_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= FINGERPRINT_CACHE_ENTRIES {
-            c.remove(0);
-        }
-        // Only what the fingerprints read is kept (not the server name or ALPN strings).
-        let key = ClientHelloInfo { sni: None, alpn: Vec::new(), ..ch.clone() };
-        c.push((key, f.clone()));
-    });
+    // Only what the fingerprints read is kept (not the server name or ALPN strings).
+    let key = ClientHelloInfo { sni: None, alpn: Vec::new(), ..ch.clone() };
+    FINGERPRINT_CACHE.with(|c| c.borrow_mut().insert(key, f.clone()));
     f
 }
 
@@ -49,8 +43,8 @@ pub fn client_fingerprint(ch: &ClientHelloInfo) -> ClientFingerprint {
 const FINGERPRINT_CACHE_ENTRIES: usize = 16;
 
 thread_local! {
-    static FINGERPRINT_CACHE: std::cell::RefCell<Vec<(ClientHelloInfo, ClientFingerprint)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static FINGERPRINT_CACHE: std::cell::RefCell<crate::recent::Recent<ClientHelloInfo, ClientFingerprint>> =
+        const { std::cell::RefCell::new(crate::recent::Recent::new(FINGERPRINT_CACHE_ENTRIES)) };
 }
 
 /// Equal in every field JA3 and JA4 read.

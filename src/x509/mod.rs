@@ -61,8 +61,8 @@ const CERT_CACHE_ENTRIES: usize = 32;
 thread_local! {
     /// Recently summarised certificates: (DER bytes, summary). A busy capture repeats the
     /// same server chain in every handshake; parsing it once is enough.
-    static CERT_CACHE: std::cell::RefCell<Vec<(Box<[u8]>, CertSummary)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static CERT_CACHE: std::cell::RefCell<crate::recent::Recent<Box<[u8]>, CertSummary>> =
+        const { std::cell::RefCell::new(crate::recent::Recent::new(CERT_CACHE_ENTRIES)) };
 }
 
 /// [`summarize`], parsing each distinct certificate once: the last
@@ -70,18 +70,12 @@ thread_local! {
 /// bytes (compared whole, so a lookup can never return another certificate's summary).
 /// Certificates that fail to parse are not cached.
 pub fn summarize_cached(der: &[u8]) -> Result<CertSummary, X509Error> {
-    let hit = CERT_CACHE.with(|c| c.borrow().iter().find(|(d, _)| **d == *der).map(|(_, s)| s.clone()));
+    let hit = CERT_CACHE.with(|c| c.borrow().get(|d| **d == *der));
     if let Some(s) = hit {
         return Ok(s);
     }
     let s = summarize(der)?;
-    CERT_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= CERT_CACHE_ENTRIES {
-            c.remove(0);
-        }
-        c.push((der.into(), s.clone()));
-    });
+    CERT_CACHE.with(|c| c.borrow_mut().insert(der.into(), s.clone()));
     Ok(s)
 }
 
